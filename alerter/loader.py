@@ -125,7 +125,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
     rules: list[Rule] = []
     sources: dict[str, RuleSource] = {}
     for path in rule_files(paths):
-        document = _read(path, errors)
+        document = read_document(path, errors)
         if document is None:
             continue
         if not isinstance(document.data, dict):
@@ -135,7 +135,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         try:
             rule = Rule.model_validate(document.data, context=context)
         except ValidationError as exc:
-            errors += _errors(path, document, (), exc.errors())
+            errors += validation_errors(path, document, (), exc.errors())
             continue
         problems = rule_problems(rule)
         errors += [RuleError(path, document.line_of(loc), _say(loc, msg)) for loc, msg in problems]
@@ -159,7 +159,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
 def _load_calendars(
     path: Path, calendars: dict[str, BusinessCalendar], broken: set[str], errors: list[RuleError]
 ) -> None:
-    document = _read(path, errors)
+    document = read_document(path, errors)
     if document is None:
         return
     data = document.data
@@ -182,10 +182,11 @@ def _load_calendars(
             calendars[name] = CalendarSpec.model_validate(spec).build(str(name))
         except ValidationError as exc:
             broken.add(str(name))
-            errors += _errors(path, document, loc, exc.errors())
+            errors += validation_errors(path, document, loc, exc.errors())
 
 
-def _read(path: Path, errors: list[RuleError]) -> Document | None:
+def read_document(path: Path, errors: list[RuleError]) -> Document | None:
+    """Parse a YAML file, or record why not and return None."""
     try:
         return read_yaml(path)
     except YamlError as exc:
@@ -195,7 +196,7 @@ def _read(path: Path, errors: list[RuleError]) -> Document | None:
     return None
 
 
-def _errors(
+def validation_errors(
     path: Path, document: Document, prefix: Loc, details: list[ErrorDetails]
 ) -> list[RuleError]:
     """Turn pydantic's errors into ``path:line: field: message``, most specific first."""

@@ -314,4 +314,3 @@ def rule_problems(rule: Rule) -> list[tuple[Loc, str]]:
             )
         )
     return problems
-

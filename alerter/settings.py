@@ -1,0 +1,49 @@
+"""Settings from ``ALERTER_*`` environment variables (nested with ``__``) and a ``.env`` file.
+
+Only the shell reads settings; the core is handed what it needs. Secrets are ``SecretStr`` so a
+log line or a repr never shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SalesforceSettings(BaseModel):
+    """How to reach the org (used by the live source; ``preview --data`` needs none of it)."""
+
+    instance_url: str | None = None
+    domain: str = "login"
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    consumer_key: str | None = None
+    consumer_secret: SecretStr | None = None
+    private_key_file: Path | None = None
+    session_id: SecretStr | None = None
+    api_version: str = "60.0"
+    ca_bundle: Path | None = None
+    timeout: float = Field(30.0, gt=0)
+    api_reserve: int = Field(5000, ge=0)
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; the README's table documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALERTER_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    rules_dir: Path = Path("rules")
+    templates_dir: Path = Path("templates")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "console", "json"] = "auto"
+    salesforce: SalesforceSettings = SalesforceSettings()
