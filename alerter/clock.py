@@ -52,7 +52,7 @@ def read_timeline(
     now: datetime,
 ) -> Timeline:
     """Find the clock start and, unless the clock runs from the last touch, the first touch."""
-    history = _history(object_name, record, snapshot)
+    history = _history(object_name, record, snapshot, now)
     touches = sorted(
         _touches(clock.touched_by, record, history, snapshot, zone, now),
         key=lambda touch: touch.at or datetime.min.replace(tzinfo=zone),
@@ -124,8 +124,8 @@ def _touches(
             yield Evidence(at, f"owner changed {when(at, zone)}")
     for name in signals.fields_set:
         value = get_field(record, name, snapshot)
-        if value is not None and value is not False:
-            at = parse_datetime(value)
+        at = parse_datetime(value)
+        if value not in (None, False) and (at is None or at <= now):
             yield Evidence(at, f"{name} set {when(at, zone)}" if at else f"{name} is set")
 
 
@@ -140,18 +140,24 @@ def _activities(
     rows = child_records(record, _RELATIONSHIPS[kind])
     if rows is None:
         rows = snapshot.related(kind, str(record.get("Id")))
-    for row in rows:
+    for row in _as_of(rows, now):
         at = _at(row)
         if at is not None and all(matches(c, row, now, snapshot) for c in spec.where):
             label = row.get("Subject") or row.get("Type") or row.get("Id")
             yield Evidence(at, f"{kind} {label!r} {when(at, zone)}")
 
 
-def _history(object_name: str, record: Record, snapshot: Snapshot) -> list[Record]:
+def _history(object_name: str, record: Record, snapshot: Snapshot, now: datetime) -> list[Record]:
     rows = child_records(record, "Histories")
     if rows is None:
         rows = snapshot.related(history_object(object_name), str(record.get("Id")))
-    return rows
+    return _as_of(rows, now)
+
+
+def _as_of(rows: list[Record], now: datetime) -> list[Record]:
+    """Rows that exist at ``now``: a rule test can give one timeline and evaluate it at several
+    moments, and a record's future is never evidence."""
+    return [row for row in rows if (at := _at(row)) is None or at <= now]
 
 
 def _changes(history: list[Record], field: str) -> list[Record]:
