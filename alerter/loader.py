@@ -200,11 +200,16 @@ def validation_errors(
     path: Path, document: Document, prefix: Loc, details: list[ErrorDetails]
 ) -> list[RuleError]:
     """Turn pydantic's errors into ``path:line: field: message``, most specific first."""
-    located = [(_data_loc(document.data, (*prefix, *d["loc"])), d) for d in details]
+    located = [(_data_loc(document.data, (*prefix, *d["loc"]), d["type"]), d) for d in details]
     result = []
     for loc, detail in located:
         # A container that failed only because an item inside failed adds nothing.
-        if any(other != loc and other[: len(loc)] == loc for other, _ in located):
+        if any(
+            other is not detail
+            and other_loc[: len(loc)] == loc
+            and (len(other_loc) > len(loc) or detail["type"] == "too_short")
+            for other_loc, other in located
+        ):
             continue
         kind = detail["type"]
         if kind == "extra_forbidden":
@@ -217,16 +222,17 @@ def validation_errors(
     return list(dict.fromkeys(result))
 
 
-def _data_loc(data: Any, loc: Loc) -> Loc:
+def _data_loc(data: Any, loc: Loc, kind: str) -> Loc:
     """Keep the parts of pydantic's location that exist in the data, dropping union tags; a
     missing key (the last part) is kept so the message can name it."""
+    names_key = kind in ("missing", "extra_forbidden")
     result: list[str | int] = []
     node = data
     for index, part in enumerate(loc):
         found, child = _step(node, part)
         if found:
             node = child
-        elif not (index == len(loc) - 1 and isinstance(node, dict)):
+        elif not (names_key and index == len(loc) - 1 and isinstance(node, dict)):
             continue
         result.append(part)
     return tuple(result)

@@ -9,6 +9,7 @@ other (a tier before the deadline, business time without a calendar) are ``rule_
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,8 +81,10 @@ def _recipient(value: Any) -> Recipient:
         return Recipient("channel", text)
     if _EMAIL.match(text):
         return Recipient("email", text)
+    close = difflib.get_close_matches(text, _ROLES, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ValueError(
-        f"unknown recipient {text!r}: write owner, manager, skip_level_manager, "
+        f"unknown recipient {text!r}{hint}: write owner, manager, skip_level_manager, "
         "a Slack channel like #sales-leads or an email address"
     )
 
