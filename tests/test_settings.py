@@ -78,8 +78,10 @@ class TestLogging:
         structlog.get_logger().info("cycle.done", records=3)
         structlog.get_logger().debug("hidden")
         line = capsys.readouterr().err.strip()
-        assert line.startswith("{") and line.endswith("}")
-        assert '"event": "cycle.done"' in line and '"records": 3' in line
+        assert line.startswith("{")
+        assert line.endswith("}")
+        assert '"event": "cycle.done"' in line
+        assert '"records": 3' in line
         assert "hidden" not in line
 
     def test_console_format(self, capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,4 +89,6 @@ class TestLogging:
         configure_logging("debug", "console")
         structlog.get_logger().debug("rules.loaded", count=2)
         err = capsys.readouterr().err
-        assert "rules.loaded" in err and "count" in err and not err.startswith("{")
+        assert "rules.loaded" in err
+        assert "count" in err
+        assert not err.startswith("{")
