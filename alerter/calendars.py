@@ -9,14 +9,22 @@ sum of real elapsed time and a 00:00-24:00 calendar counts exactly like the wall
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from alerter.durations import Duration
 
@@ -27,7 +35,6 @@ Week = tuple[tuple[OpenRange, ...], ...]
 Interval = tuple[datetime, datetime]
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_GROUPS = ("weekdays", "every_day")
 _RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _MAX_IDLE_DAYS = 3700  # a calendar closed this long is a configuration error, not a long weekend
 
@@ -36,47 +43,70 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _parse_range(text: str, key: str) -> OpenRange:
+def _parse_range(text: str) -> OpenRange:
     match = _RANGE.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{key}: bad opening hours {text!r}; write a range like '09:00-17:00'")
+        raise ValueError(f"bad opening hours {text!r}; write a range like '09:00-17:00'")
     h1, m1, h2, m2 = (int(part) for part in match.groups())
     if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 > 0):
-        raise ValueError(f"{key}: {text!r} is not a time of day (00:00 to 24:00)")
+        raise ValueError(f"{text!r} is not a time of day (00:00 to 24:00)")
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if end <= start:
         raise ValueError(
-            f"{key}: {text!r} must end after it starts; for hours past midnight write "
+            f"{text!r} must end after it starts; for hours past midnight write "
             f"'22:00-24:00' on one day and '00:00-02:00' on the next"
         )
     return start, end
 
 
-def weekly_hours(hours: Mapping[str, str | list[str]]) -> Week:
-    """Resolve YAML ``hours`` into a week: a named day beats weekdays, which beats every_day."""
-    unknown = ", ".join(repr(key) for key in hours if key not in (*DAYS, *_GROUPS))
-    if unknown:
-        raise ValueError(
-            f"unknown day {unknown}; use monday ... sunday, weekdays (mon-fri) or every_day"
-        )
-    week: list[tuple[OpenRange, ...]] = []
-    for index, day in enumerate(DAYS):
-        keys = (day, "weekdays", "every_day") if index < 5 else (day, "every_day")
-        key = next((k for k in keys if k in hours), day)
-        raw = hours.get(key, [])
-        ranges = sorted(
-            _parse_range(text, key) for text in ([raw] if isinstance(raw, str) else raw)
-        )
-        for (s1, e1), (s2, e2) in pairwise(ranges):
-            if s2 < e1:
-                raise ValueError(
-                    f"{key}: opening hours {_hhmm(s1)}-{_hhmm(e1)} and "
-                    f"{_hhmm(s2)}-{_hhmm(e2)} overlap"
-                )
-        week.append(tuple(ranges))
-    if not any(week):
-        raise ValueError("a calendar must be open at some time in the week")
-    return tuple(week)
+def _day_ranges(value: Any) -> tuple[OpenRange, ...]:
+    """One day's opening hours: a range, or a list of ranges (split shifts, or [] for closed)."""
+    if isinstance(value, tuple):
+        return value
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise ValueError("write opening hours like '09:00-17:00' or a list of such ranges")
+    ranges = sorted(_parse_range(text) for text in texts)
+    for (s1, e1), (s2, e2) in pairwise(ranges):
+        if s2 < e1:
+            raise ValueError(
+                f"opening hours {_hhmm(s1)}-{_hhmm(e1)} and {_hhmm(s2)}-{_hhmm(e2)} overlap"
+            )
+    return tuple(ranges)
+
+
+DayHours = Annotated[tuple[OpenRange, ...] | None, BeforeValidator(_day_ranges)]
+
+
+class WeeklyHours(BaseModel):
+    """Opening hours per day; a named day beats ``weekdays`` (Monday-Friday), which beats
+    ``every_day``. A day named by none of them is closed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    monday: DayHours = None
+    tuesday: DayHours = None
+    wednesday: DayHours = None
+    thursday: DayHours = None
+    friday: DayHours = None
+    saturday: DayHours = None
+    sunday: DayHours = None
+    weekdays: DayHours = None
+    every_day: DayHours = None
+
+    @model_validator(mode="after")
+    def _open_sometime(self) -> WeeklyHours:
+        if not any(self.week()):
+            raise ValueError("a calendar must be open at some time in the week")
+        return self
+
+    def week(self) -> Week:
+        """Seven days of open ranges, Monday first."""
+        week: list[tuple[OpenRange, ...]] = []
+        for index, day in enumerate(DAYS):
+            choices = (getattr(self, day), self.weekdays if index < 5 else None, self.every_day)
+            week.append(next((ranges for ranges in choices if ranges is not None), ()))
+        return tuple(week)
 
 
 class HolidaySpec(BaseModel):
@@ -127,7 +157,7 @@ class CalendarSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     time_zone: str
-    hours: dict[str, str | list[str]]
+    hours: WeeklyHours
     holidays: HolidaySpec = HolidaySpec()
 
     @field_validator("time_zone")
@@ -141,12 +171,6 @@ class CalendarSpec(BaseModel):
             ) from None
         return name
 
-    @field_validator("hours")
-    @classmethod
-    def _valid_hours(cls, hours: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        weekly_hours(hours)
-        return hours
-
     def build(self, name: str) -> BusinessCalendar:
         """The calendar these settings describe, ready for arithmetic."""
         spec = self.holidays
@@ -156,7 +180,7 @@ class CalendarSpec(BaseModel):
             else None
         )
         return BusinessCalendar(
-            name, ZoneInfo(self.time_zone), weekly_hours(self.hours), frozenset(spec.dates), country
+            name, ZoneInfo(self.time_zone), self.hours.week(), frozenset(spec.dates), country
         )
 
 

@@ -41,6 +41,8 @@ class Timeline:
     start: Evidence | None
     touch: Evidence | None
     looked_for: str
+    missing: str = ""
+    """Why there is no start, when there is none."""
 
 
 def read_timeline(
@@ -57,19 +59,20 @@ def read_timeline(
         _touches(clock.touched_by, record, history, snapshot, zone, now),
         key=lambda touch: touch.at or datetime.min.replace(tzinfo=zone),
     )
-    start = _start(clock, record, history, touches, zone)
+    start, missing = _start(clock, record, history, touches, zone)
     if start is not None and clock.restarts_on_owner_change:
         start = _restart(start, history, zone)
     looked_for = clock.touched_by.describe()
     if start is None or start.at is None or clock.starts_at.last_touch:
-        return Timeline(start, None, looked_for)
+        return Timeline(start, None, looked_for, missing)
     after = [t for t in touches if t.at is None or t.at > start.at]
     return Timeline(start, after[0] if after else None, looked_for)
 
 
 def _start(
     clock: Clock, record: Record, history: list[Record], touches: list[Evidence], zone: ZoneInfo
-) -> Evidence | None:
+) -> tuple[Evidence | None, str]:
+    """The clock start, and what was missing when the rule's source found nothing."""
     spec = clock.starts_at
     found: Evidence | None = None
     if spec.field is not None:
@@ -90,9 +93,11 @@ def _start(
         missing = f"no touch yet ({clock.touched_by.describe()})"
     if found is None and spec.otherwise is not None:
         at = parse_datetime(get_field(record, spec.otherwise))
-        if at is not None:
+        if at is None:
+            missing += f", and {spec.otherwise} is empty"
+        else:
             found = Evidence(at, f"{missing}; {spec.otherwise} {when(at, zone)} used")
-    return found
+    return found, missing
 
 
 def _restart(start: Evidence, history: list[Record], zone: ZoneInfo) -> Evidence:

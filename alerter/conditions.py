@@ -31,7 +31,7 @@ _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 
 
 def _check_api_name(value: str) -> str:
-    if not _API_NAME.match(value) or any(part.endswith("_") for part in value.split(".")):
+    if not _API_NAME.fullmatch(value) or any(part.endswith("_") for part in value.split(".")):
         raise ValueError(
             f"{value!r} is not a Salesforce API name (letters, digits and underscores, starting "
             "with a letter, e.g. MQL_Date__c or Owner.IsActive)"

@@ -44,8 +44,28 @@ class Duration:
         return Duration(-self.amount, self.business)
 
     def __str__(self) -> str:
-        text = format_timedelta(self.amount)
-        return f"{text} business time" if self.business else text
+        """The duration as a rule author writes it; ``parse_duration`` reads it back."""
+        seconds = int(self.amount.total_seconds())
+        sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+        units: tuple[tuple[str, str, int], ...] = (
+            ("d", "day", 86400),
+            ("h", "hour", 3600),
+            ("m", "minute", 60),
+            ("s", "second", 1),
+        )
+        if self.business:
+            units = units[1:]  # business time is said in hours and minutes
+        parts = []
+        for short, word, size in units:
+            count, seconds = divmod(seconds, size)
+            if count:
+                plural = "s" if count != 1 else ""
+                parts.append(
+                    f"{count} business {word}{plural}" if self.business else f"{count}{short}"
+                )
+        if not parts:
+            parts = ["0 business minutes" if self.business else "0s"]
+        return sign + " ".join(parts)
 
 
 def parse_duration(text: str) -> Duration:

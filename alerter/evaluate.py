@@ -78,7 +78,7 @@ def evaluate_record(rule: Rule, record: Record, snapshot: Snapshot, now: datetim
     overdue = None
     tier = None
     if timeline.start is None or start is None:
-        state, explanation = State.NO_CLOCK, f"no clock start: {_no_start(rule)}"
+        state, explanation = State.NO_CLOCK, f"no clock start: {timeline.missing}"
     elif timeline.touch is not None:
         state = State.STOPPED
         explanation = f"clock started: {timeline.start.what}; touched: {timeline.touch.what}"
@@ -116,13 +116,6 @@ def evaluate_record(rule: Rule, record: Record, snapshot: Snapshot, now: datetim
         next_change=next_change,
         explanation=explanation,
     )
-
-
-def _no_start(rule: Rule) -> str:
-    spec = rule.clock.starts_at
-    source = next(name for name in spec.sources() if name)
-    fallback = f" and no {spec.otherwise}" if spec.otherwise else ""
-    return f"nothing found for {source}{fallback}"
 
 
 def record_name(record: Record) -> str:

@@ -7,67 +7,27 @@ of errors, and decides (``alerter check`` exits 1; the service keeps running the
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from alerter.calendars import BusinessCalendar, CalendarSpec, HolidaySpec
-from alerter.conditions import AllOf, AnyOf, FieldCondition, Not
-from alerter.rule import (
-    ActivityTouch,
-    Clock,
-    Notify,
-    QuietWindow,
-    Rule,
-    StartsAt,
-    Tier,
-    TouchedBy,
-    Warning,
-    rule_problems,
-)
+from alerter.calendars import BusinessCalendar, CalendarSpec
+from alerter.diagnostics import RuleError, say, unknown_key_error, validation_errors
+from alerter.rule import ALL_CALENDARS_BROKEN, Rule, rule_problems
 from alerter.yamlsource import Document, Loc, YamlError, read_yaml
 
 CALENDARS_FILE = "calendars.yaml"
-TESTS_DIR = "tests"
-
-_MODELS: tuple[type[BaseModel], ...] = (
-    Rule,
-    Clock,
-    StartsAt,
-    TouchedBy,
-    ActivityTouch,
-    Notify,
-    Warning,
-    Tier,
-    QuietWindow,
-    FieldCondition,
-    AllOf,
-    AnyOf,
-    Not,
-    CalendarSpec,
-    HolidaySpec,
-)
-_KEYS = sorted(
-    {info.alias or name for model in _MODELS for name, info in model.model_fields.items()}
-    | {"calendars"}
-)
 
 
-@dataclass(frozen=True, order=True)
-class RuleError:
-    """One problem in one file, at one line."""
+class CalendarsFile(BaseModel):
+    """The shape of ``calendars.yaml``; each calendar is validated on its own, so one broken
+    calendar leaves the others usable."""
 
-    path: Path
-    line: int
-    message: str
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+    calendars: dict[str, CalendarSpec]
 
 
 @dataclass(frozen=True)
@@ -118,10 +78,10 @@ def calendar_files(paths: Sequence[Path]) -> list[Path]:
 def load_rules(paths: Sequence[Path]) -> RuleSet:
     """Load every rule and calendar under ``paths``; collect all errors rather than stop."""
     errors: list[RuleError] = []
-    calendars: dict[str, BusinessCalendar] = {}
-    broken: set[str] = set()
+    calendars = _Calendars()
     for path in calendar_files(paths):
-        _load_calendars(path, calendars, broken, errors)
+        calendars.load(path, errors)
+    context = {"calendars": calendars.built, "broken_calendars": calendars.broken}
     rules: list[Rule] = []
     sources: dict[str, RuleSource] = {}
     for path in rule_files(paths):
@@ -129,60 +89,68 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         if document is None:
             continue
         if not isinstance(document.data, dict):
-            errors.append(RuleError(path, 1, "a rule file is a mapping of keys (id, title, ...)"))
+            empty = "the file is empty; " if document.data is None else ""
+            message = f"{empty}a rule file is a mapping of keys (id, title, object, ...)"
+            errors.append(RuleError(path, 1, message))
             continue
-        context = {"calendars": calendars, "broken_calendars": broken}
         try:
             rule = Rule.model_validate(document.data, context=context)
         except ValidationError as exc:
-            errors += validation_errors(path, document, (), exc.errors())
+            errors += validation_errors(path, document, Rule, (), exc.errors())
             continue
         problems = rule_problems(rule)
-        errors += [RuleError(path, document.line_of(loc), _say(loc, msg)) for loc, msg in problems]
+        errors += [RuleError(path, document.line_of(loc), say(loc, msg)) for loc, msg in problems]
         if rule.id in sources:
             first = sources[rule.id]
-            errors.append(
-                RuleError(
-                    path,
-                    document.line_of(("id",)),
-                    f"id: duplicate rule id {rule.id!r} "
-                    f"(also in {first.path}:{first.line_of(('id',))})",
-                )
-            )
+            where = f"{first.path}:{first.line_of(('id',))}"
+            message = f"id: duplicate rule id {rule.id!r} (also in {where})"
+            errors.append(RuleError(path, document.line_of(("id",)), message))
             continue
         sources[rule.id] = RuleSource(path, document)
         if not problems:
             rules.append(rule)
-    return RuleSet(tuple(rules), calendars, sources, tuple(sorted(errors)))
+    return RuleSet(tuple(rules), calendars.built, sources, tuple(sorted(errors)))
 
 
-def _load_calendars(
-    path: Path, calendars: dict[str, BusinessCalendar], broken: set[str], errors: list[RuleError]
-) -> None:
-    document = read_document(path, errors)
-    if document is None:
-        return
-    data = document.data
-    if not isinstance(data, dict) or not isinstance(data.get("calendars"), dict):
-        errors.append(
-            RuleError(path, 1, "calendars.yaml holds `calendars:` mapping names to calendars")
-        )
-        return
-    errors += [
-        RuleError(path, document.line_of((key,)), _unknown_key((str(key),)))
-        for key in data
-        if key != "calendars"
-    ]
-    for name, spec in data["calendars"].items():
-        loc: Loc = ("calendars", name)
-        if name in calendars:
-            errors.append(RuleError(path, document.line_of(loc), f"duplicate calendar {name!r}"))
-            continue
-        try:
-            calendars[name] = CalendarSpec.model_validate(spec).build(str(name))
-        except ValidationError as exc:
-            broken.add(str(name))
-            errors += validation_errors(path, document, loc, exc.errors())
+class _Calendars:
+    """Calendars as they load from one or more ``calendars.yaml``, and the names that failed."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, BusinessCalendar] = {}
+        self.broken: set[str] = set()
+        self._where: dict[str, str] = {}
+
+    def load(self, path: Path, errors: list[RuleError]) -> None:
+        document = read_document(path, errors)
+        data = document.data if document is not None else None
+        if (
+            document is None
+            or not isinstance(data, dict)
+            or not isinstance(data.get("calendars"), dict)
+        ):
+            self.broken.add(ALL_CALENDARS_BROKEN)
+            if document is not None:
+                message = "calendars.yaml holds `calendars:`, a mapping of names to calendars"
+                errors.append(RuleError(path, 1, message))
+            return
+        errors += [
+            unknown_key_error(path, document, CalendarsFile, (str(key),))
+            for key in data
+            if key != "calendars"
+        ]
+        for name, spec in data["calendars"].items():
+            loc: Loc = ("calendars", name)
+            line = document.line_of(loc)
+            if name in self._where:
+                message = f"duplicate calendar {name!r} (also in {self._where[name]})"
+                errors.append(RuleError(path, line, message))
+                continue
+            self._where[name] = f"{path}:{line}"
+            try:
+                self.built[name] = CalendarSpec.model_validate(spec).build(str(name))
+            except ValidationError as exc:
+                self.broken.add(str(name))
+                errors += validation_errors(path, document, CalendarSpec, loc, exc.errors())
 
 
 def read_document(path: Path, errors: list[RuleError]) -> Document | None:
@@ -191,71 +159,8 @@ def read_document(path: Path, errors: list[RuleError]) -> Document | None:
         return read_yaml(path)
     except YamlError as exc:
         errors.append(RuleError(path, exc.line, exc.message))
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.append(RuleError(path, 1, f"cannot read: {exc}"))
+    except OSError as exc:
+        errors.append(RuleError(path, 1, f"cannot read the file: {exc.strerror or exc}"))
+    except UnicodeDecodeError:
+        errors.append(RuleError(path, 1, "cannot read the file: it is not UTF-8 text"))
     return None
-
-
-def validation_errors(
-    path: Path, document: Document, prefix: Loc, details: list[ErrorDetails]
-) -> list[RuleError]:
-    """Turn pydantic's errors into ``path:line: field: message``, most specific first."""
-    located = [(_data_loc(document.data, (*prefix, *d["loc"]), d["type"]), d) for d in details]
-    result = []
-    for loc, detail in located:
-        # A container that failed only because an item inside failed adds nothing.
-        if any(
-            other is not detail
-            and other_loc[: len(loc)] == loc
-            and (len(other_loc) > len(loc) or detail["type"] == "too_short")
-            for other_loc, other in located
-        ):
-            continue
-        kind = detail["type"]
-        if kind == "extra_forbidden":
-            where, message = loc[:-1], _unknown_key(loc)
-        elif kind == "missing":
-            where, message = loc[:-1], f"missing key {loc[-1]!r}"
-        else:
-            where, message = loc, detail["msg"].removeprefix("Value error, ")
-        result.append(RuleError(path, document.line_of(loc), _say(where, message)))
-    return list(dict.fromkeys(result))
-
-
-def _data_loc(data: Any, loc: Loc, kind: str) -> Loc:
-    """Keep the parts of pydantic's location that exist in the data, dropping union tags; a
-    missing key (the last part) is kept so the message can name it."""
-    names_key = kind in ("missing", "extra_forbidden")
-    result: list[str | int] = []
-    node = data
-    for index, part in enumerate(loc):
-        found, child = _step(node, part)
-        if found:
-            node = child
-        elif not (names_key and index == len(loc) - 1 and isinstance(node, dict)):
-            continue
-        result.append(part)
-    return tuple(result)
-
-
-def _step(node: Any, part: str | int) -> tuple[bool, Any]:
-    if isinstance(node, dict):
-        return part in node, node.get(part)
-    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-        return True, node[part]
-    return False, None
-
-
-def _unknown_key(loc: Loc) -> str:
-    key = str(loc[-1])
-    close = difflib.get_close_matches(key, _KEYS, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key {key!r}{hint}"
-
-
-def _say(loc: Loc, message: str) -> str:
-    """Prefix a message with its field path, e.g. ``escalation[1].after: ...``."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return f"{path}: {message}" if path else message

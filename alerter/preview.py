@@ -38,13 +38,16 @@ def notify_for(rule: Rule, evaluation: Evaluation) -> Notify | None:
     return None
 
 
-def sort_key(evaluation: Evaluation) -> tuple[int, int, float, str, str]:
-    """Most urgent first: breaches by tier and overdue, then warnings, then the rest."""
+def sort_key(evaluation: Evaluation) -> tuple[int, int, float, float, str, str]:
+    """Most urgent first: breaches by tier and overdue, then warnings and the rest by how soon
+    they are due."""
     overdue = evaluation.overdue.total_seconds() if evaluation.overdue else 0.0
+    due = evaluation.due.timestamp() if evaluation.due else float("inf")
     return (
         _ORDER[evaluation.state],
         -(evaluation.tier or 0),
         -overdue,
+        due,
         evaluation.rule_id,
         evaluation.record_id,
     )
@@ -65,7 +68,9 @@ def preview_row(evaluation: Evaluation, rule: Rule, snapshot: Snapshot) -> dict[
         "tier": evaluation.tier,
         "clock_start": _iso(evaluation.clock_start),
         "due": _iso(evaluation.due),
-        "overdue_seconds": int(evaluation.overdue.total_seconds()) if evaluation.overdue else None,
+        "overdue_seconds": (
+            int(evaluation.overdue.total_seconds()) if evaluation.overdue is not None else None
+        ),
         "next_change": _iso(evaluation.next_change),
         "notify": [str(r) for r in notify.to] if notify else [],
         "via": list(notify.via) if notify else [],

@@ -108,6 +108,8 @@ class Snapshot:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise SnapshotError(f"{path}: {exc}") from None
+        except UnicodeDecodeError:
+            raise SnapshotError(f"{path}: not UTF-8 text (export JSON as UTF-8)") from None
         try:
             return cls.from_json(data)
         except SnapshotError as exc:
@@ -126,16 +128,22 @@ class Snapshot:
         return self._children.get((object_name, parent_id), [])
 
 
+# Opportunity's field history has its own name: OpportunityHistory records stage snapshots.
+_HISTORY_OBJECTS = {"Opportunity": "OpportunityFieldHistory"}
+
+
 def history_object(object_name: str) -> str:
     """The field-history object of an object: ``LeadHistory``, ``Foo__History`` for ``Foo__c``."""
     if object_name.endswith("__c"):
         return object_name[:-3] + "__History"
-    return object_name + "History"
+    return _HISTORY_OBJECTS.get(object_name, object_name + "History")
 
 
 def _history_parent_fields(object_name: str) -> tuple[str, ...]:
-    if object_name.endswith("History") and not object_name.endswith("__History"):
-        return (object_name[: -len("History")] + "Id",)  # LeadHistory.LeadId
+    """The field pointing at the parent: ``LeadHistory.LeadId``; custom objects use ParentId."""
+    for suffix in ("FieldHistory", "History"):
+        if object_name.endswith(suffix) and not object_name.endswith("__History"):
+            return (object_name[: -len(suffix)] + "Id",)
     return ()
 
 

@@ -41,7 +41,7 @@ _CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 
 
 def _slug(value: str) -> str:
-    if not _SLUG.match(value):
+    if not _SLUG.fullmatch(value):
         raise ValueError(f"{value!r} must be lower-case letters, digits, '-' or '_'")
     return value
 
@@ -76,10 +76,10 @@ def _recipient(value: Any) -> Recipient:
     if text in _ROLES:
         return Recipient(text)  # type: ignore[arg-type]
     if text.startswith("#"):
-        if not _CHANNEL.match(text):
+        if not _CHANNEL.fullmatch(text):
             raise ValueError(f"{text!r} is not a Slack channel name (lower case, e.g. #sales-ops)")
         return Recipient("channel", text)
-    if _EMAIL.match(text):
+    if _EMAIL.fullmatch(text):
         return Recipient("email", text)
     close = difflib.get_close_matches(text, _ROLES, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -218,14 +218,21 @@ QuietHours = Annotated[
 time; or an explicit daily window."""
 
 
+ALL_CALENDARS_BROKEN = "*"
+"""Marks, among the broken calendar names, a calendars.yaml that could not be read at all."""
+
+
 def _calendar(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, BusinessCalendar):
         return value
     calendars: dict[str, BusinessCalendar] = (info.context or {}).get("calendars", {})
     if not isinstance(value, str):
         raise ValueError("calendar must be the name of a calendar in calendars.yaml")
-    if value in (info.context or {}).get("broken_calendars", ()):
+    broken = (info.context or {}).get("broken_calendars", set())
+    if value in broken:
         raise ValueError(f"calendar {value!r} has errors (see calendars.yaml)")
+    if value not in calendars and ALL_CALENDARS_BROKEN in broken:
+        raise ValueError(f"calendar {value!r} is not available: calendars.yaml has errors")
     if value not in calendars:
         known = ", ".join(sorted(calendars)) or "none are defined"
         raise ValueError(f"unknown calendar {value!r} (calendars: {known})")
@@ -273,8 +280,8 @@ def rule_problems(rule: Rule) -> list[tuple[Loc, str]]:
             problems.append(
                 (
                     ("warning", "before"),
-                    f"{before} before the deadline is before the clock "
-                    f"starts (the SLA is {rule.sla})",
+                    f"{before} before the deadline is at or before the clock start "
+                    f"(the SLA is {rule.sla})",
                 )
             )
     previous: Duration | None = None
@@ -289,16 +296,13 @@ def rule_problems(rule: Rule) -> list[tuple[Loc, str]]:
             problems.append(
                 (
                     loc,
-                    f"tier {index + 1} fires {-tier.after} before the SLA deadline; "
+                    f"this tier fires {-tier.after} before the SLA deadline; "
                     "tiers count from the deadline (use warning: for notices before it)",
                 )
             )
-        elif (
-            previous is not None
-            and previous.business == tier.after.business
-            and tier.after.amount <= previous.amount
-        ):
-            problems.append((loc, f"tier {index + 1} must come after tier {index} ({previous})"))
+        elif previous is not None and _not_after(tier.after, previous):
+            when = f"{previous} past the deadline" if previous.amount else "at the deadline"
+            problems.append((loc, f"this tier must come after the previous one ({when})"))
         previous = tier.after
     if rule.calendar is ALWAYS_OPEN:
         problems += [
@@ -317,3 +321,11 @@ def rule_problems(rule: Rule) -> list[tuple[Loc, str]]:
             )
         )
     return problems
+
+
+def _not_after(current: Duration, previous: Duration) -> bool:
+    """Whether a tier surely fires no later than the one before it. Business time elapses no
+    faster than the wall clock, so only some mixes of business and calendar time can be told."""
+    if current.amount > previous.amount:
+        return False
+    return current.business == previous.business or previous.business or not current.amount

@@ -25,19 +25,20 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from alerter.diagnostics import RuleError, validation_errors
 from alerter.evaluate import Evaluation, State, evaluate
-from alerter.loader import RuleError, RuleSet, read_document, validation_errors
+from alerter.loader import RuleSet, read_document
 from alerter.records import Snapshot
 
 OUT_OF_SCOPE = "out_of_scope"
 _EXPECTATION = re.compile(
-    r"^(?P<state>" + "|".join(s.value for s in State) + "|" + OUT_OF_SCOPE + r")"
-    r"(?: tier (?P<tier>[1-9][0-9]*))?$"
+    "|".join([*(s.value for s in State if s is not State.BREACHED), OUT_OF_SCOPE])
+    + r"|breached(?: tier [1-9][0-9]*)?"
 )
 
 
 def _expectation(value: str) -> str:
-    if not _EXPECTATION.match(value.strip()):
+    if not _EXPECTATION.fullmatch(value.strip()):
         states = ", ".join([*(s.value for s in State), OUT_OF_SCOPE])
         raise ValueError(
             f"unknown expectation {value!r}: write one of {states}, or 'breached tier N'"
@@ -129,7 +130,7 @@ def run_rule_tests(files: Sequence[Path], ruleset: RuleSet) -> RuleTestReport:
         try:
             spec = RuleTestFile.model_validate(document.data)
         except ValidationError as exc:
-            errors += validation_errors(path, document, (), exc.errors())
+            errors += validation_errors(path, document, RuleTestFile, (), exc.errors())
             continue
         rule = known.get(spec.rule)
         if rule is None:

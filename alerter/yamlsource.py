@@ -71,18 +71,40 @@ class Document:
 
 
 def parse_yaml(text: str) -> Document:
-    """Parse one YAML document; raise YamlError for syntax errors and duplicate keys."""
+    """Parse one YAML document; raise YamlError for syntax errors, duplicate keys and values
+    that cannot be built (a date like 2026-02-30, an unknown ``!tag``)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
+    except yaml.composer.ComposerError as exc:
+        if exc.problem and "another document" in exc.problem:
+            raise YamlError(
+                _line(exc.problem_mark), "a file holds a single document; remove the second '---'"
+            ) from None
+        raise _syntax_error(exc, text) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise YamlError(line, f"invalid YAML: {exc.problem or exc}") from None
+        raise _syntax_error(exc, text) from None
     lines: dict[Loc, int] = {}
     if node is None:
         return Document(None, {(): 1})
     constructor = _Loader(text)
     return Document(_build(node, (), lines, constructor), lines)
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> YamlError:
+    """Point at the line a person must fix: where an unclosed quote or bracket opened, not the
+    end of the file where the parser gave up."""
+    at_end = exc.problem_mark is not None and exc.problem_mark.index >= len(text.rstrip())
+    mark = exc.context_mark if at_end and exc.context_mark is not None else exc.problem_mark
+    problem = exc.problem or str(exc)
+    if exc.context and mark is exc.context_mark:
+        problem = f"{exc.context} that is never closed"
+    elif problem.startswith("mapping values are not allowed"):
+        problem += " (a value containing ': ' needs quotes)"
+    return YamlError(_line(mark), f"invalid YAML: {problem}")
+
+
+def _line(mark: yaml.Mark | None) -> int:
+    return mark.line + 1 if mark is not None else 1
 
 
 def read_yaml(path: Path) -> Document:
@@ -95,6 +117,8 @@ def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], constructor: _Loade
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlError(key_node.start_mark.line + 1, "merge keys (<<) are not supported")
             key = constructor.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | bool):
                 raise YamlError(key_node.start_mark.line + 1, "invalid YAML: keys must be plain")
@@ -108,4 +132,8 @@ def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], constructor: _Loade
         return [
             _build(item, (*loc, index), lines, constructor) for index, item in enumerate(node.value)
         ]
-    return constructor.construct_object(node, deep=True)
+    try:
+        return constructor.construct_object(node, deep=True)
+    except (yaml.MarkedYAMLError, ValueError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise YamlError(lines[loc], f"invalid value: {problem}") from None

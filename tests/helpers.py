@@ -11,7 +11,7 @@ from typing import Any
 
 from alerter.calendars import CalendarSpec
 from alerter.evaluate import Evaluation, evaluate
-from alerter.records import Record, Snapshot
+from alerter.records import Snapshot
 from alerter.rule import Rule, rule_problems
 
 US_SALES = CalendarSpec(
@@ -42,7 +42,12 @@ MQL_RULE: dict[str, Any] = {
     "warning": {"before": "15 minutes", "to": "owner", "template": "due-soon"},
     "escalation": [
         {"to": "owner", "template": "nudge"},
-        {"after": "2 business hours", "to": ["manager", "#sales-leads"], "via": ["slack", "email"]},
+        {
+            "after": "2 business hours",
+            "to": ["manager", "#sales-leads"],
+            "via": ["slack", "email"],
+            "template": "escalation",
+        },
     ],
 }
 
@@ -88,7 +93,8 @@ def history(
     }
 
 
-def task(parent_id: str, at: str, subject: str = "Call: intro", subtype: str = "Call"
+def task(
+    parent_id: str, at: str, subject: str = "Call: intro", subtype: str = "Call"
 ) -> dict[str, Any]:
     """A Task on a lead (WhoId)."""
     return {
@@ -119,8 +125,3 @@ def only(rule: Rule, data: Snapshot, now: datetime) -> Evaluation:
 def mql_at(at: str, record_id: str = "00Q000000000001", **fields: Any) -> Snapshot:
     """One MQL lead whose Status became MQL at ``at`` (a REST datetime)."""
     return snapshot(Lead=[lead(record_id, **fields)], LeadHistory=[history(record_id, at)])
-
-
-def records_of(data: Snapshot, name: str) -> list[Record]:
-    """The records of one object (for purity checks)."""
-    return data.records(name)

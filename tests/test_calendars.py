@@ -482,28 +482,30 @@ class TestCalendarSpec:
         assert err.value.errors()[0]["loc"] == ("time_zone",)
 
     @pytest.mark.parametrize(
-        ("hours", "message"),
+        ("hours", "loc", "message"),
         [
-            ({"weekdays": "9-17"}, "weekdays: bad opening hours '9-17'"),
-            ({"monday": "17:00-09:00"}, "monday: '17:00-09:00' must end after it starts"),
-            ({"monday": "09:00-09:00"}, "must end after it starts"),
-            ({"monday": "09:00-24:30"}, "is not a time of day"),
-            ({"monday": "24:00-24:00"}, "is not a time of day"),
-            ({"monday": "09:60-10:00"}, "is not a time of day"),
+            ({"weekdays": "9-17"}, ("hours", "weekdays"), "bad opening hours '9-17'"),
+            ({"monday": "17:00-09:00"}, ("hours", "monday"), "'17:00-09:00' must end after"),
+            ({"monday": "09:00-09:00"}, ("hours", "monday"), "must end after it starts"),
+            ({"monday": "09:00-24:30"}, ("hours", "monday"), "is not a time of day"),
+            ({"monday": "24:00-24:00"}, ("hours", "monday"), "is not a time of day"),
+            ({"monday": "09:60-10:00"}, ("hours", "monday"), "is not a time of day"),
             (
                 {"friday": ["09:00-13:00", "12:00-17:00"]},
-                "friday: opening hours 09:00-13:00 and 12:00-17:00 overlap",
+                ("hours", "friday"),
+                "opening hours 09:00-13:00 and 12:00-17:00 overlap",
             ),
-            ({"mon": "09:00-17:00"}, "unknown day 'mon'"),
-            ({}, "a calendar must be open at some time in the week"),
-            ({"every_day": []}, "a calendar must be open at some time in the week"),
+            ({"monday": 9}, ("hours", "monday"), "write opening hours like '09:00-17:00'"),
+            ({"mon": "09:00-17:00"}, ("hours", "mon"), "Extra inputs are not permitted"),
+            ({}, ("hours",), "a calendar must be open at some time in the week"),
+            ({"every_day": []}, ("hours",), "a calendar must be open at some time in the week"),
         ],
     )
-    def test_bad_hours(self, hours: dict[str, Any], message: str) -> None:
-        """Each mistake in hours is reported against the hours field in plain words."""
+    def test_bad_hours(self, hours: dict[str, Any], loc: tuple[str, ...], message: str) -> None:
+        """Each mistake in hours is reported against the day it concerns, in plain words."""
         with pytest.raises(ValidationError, match=message) as err:
-            CalendarSpec(time_zone="America/New_York", hours=hours)
-        assert err.value.errors()[0]["loc"] == ("hours",)
+            CalendarSpec.model_validate({"time_zone": "America/New_York", "hours": hours})
+        assert err.value.errors()[0]["loc"] == loc
 
     def test_touching_ranges_and_midnight_are_fine(self) -> None:
         """Ranges may touch, and 24:00 is a valid end."""
