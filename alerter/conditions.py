@@ -93,6 +93,11 @@ class FieldCondition(_Strict):
     @model_validator(mode="after")
     def _one_operator(self) -> FieldCondition:
         used = [name for name in OPERATORS if getattr(self, _attr(name)) is not None]
+        empty = [name for name in OPERATORS if _attr(name) in self.model_fields_set]
+        if not used and empty:
+            raise ValueError(
+                f"{empty[0]} has no value; to match an empty field write is_null: true"
+            )
         if len(used) != 1:
             found = f"found {', '.join(used)}" if used else "found none"
             raise ValueError(

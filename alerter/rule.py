@@ -154,6 +154,8 @@ def _flag_or_model(value: Any) -> Any:
         return {}
     if value is False:
         return None
+    if not isinstance(value, dict):
+        raise ValueError("write true, false, or where: with conditions on the activity")
     return value
 
 
@@ -199,11 +201,20 @@ class Clock(_Strict):
     restarts_on_owner_change: bool = False
 
 
+def _time_of_day(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f'{value!r} is not a time of day; write e.g. "20:00"')
+    return value
+
+
+TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
+
+
 class QuietWindow(_Strict):
     """A daily window, in the recipient's time zone, when nothing is sent (e.g. 20:00-08:00)."""
 
-    from_: str = Field(alias="from", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    to: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    from_: TimeOfDay = Field(alias="from")
+    to: TimeOfDay
 
 
 def _quiet_kind(value: Any) -> str:

@@ -600,3 +600,38 @@ class TestIsolation:
             [("b.yaml", 6)],
             ["a"],
         )
+
+
+class TestPlainMessages:
+    """pydantic's programmer wording is replaced by what an author can act on."""
+
+    def test_operator_without_a_value(self, tmp_path: Path) -> None:
+        """``equals:`` with nothing after it points to ``is_null``."""
+        ruleset = load(tmp_path, mql_yaml=rule("    equals: MQL", "    equals:"))
+        assert errors(ruleset) == [
+            f"{tmp_path / 'mql.yaml'}:5: where[0]: equals has no value; to match an empty field "
+            "write is_null: true"
+        ]
+
+    def test_activity_signal_that_is_not_a_flag(self, tmp_path: Path) -> None:
+        """``tasks: yes`` (a string in YAML 1.2) says what the key takes."""
+        ruleset = load(tmp_path, mql_yaml=rule("    tasks: true", "    tasks: yes"))
+        assert errors(ruleset) == [
+            f"{tmp_path / 'mql.yaml'}:14: clock.touched_by.tasks: write true, false, or where: "
+            "with conditions on the activity"
+        ]
+
+    def test_quiet_window_time(self, tmp_path: Path) -> None:
+        """A quiet window in 12-hour notation is refused with an example."""
+        text = rule("quiet_hours: calendar", 'quiet_hours: {from: "8pm", to: "07:00"}')
+        ruleset = load(tmp_path, mql_yaml=text)
+        assert errors(ruleset) == [
+            f"{tmp_path / 'mql.yaml'}:28: quiet_hours.from: '8pm' is not a time of day; "
+            'write e.g. "20:00"'
+        ]
+
+    def test_where_written_as_a_mapping(self, tmp_path: Path) -> None:
+        """``where:`` must be a list of conditions."""
+        text = replace_lines(RULE, 5, 8, "  field: Status\n  equals: MQL\n")
+        ruleset = load(tmp_path, mql_yaml=text)
+        assert errors(ruleset) == [f"{tmp_path / 'mql.yaml'}:4: where: expected a list"]
