@@ -53,20 +53,23 @@ class Evaluation:
 
 def evaluate(rules: Iterable[Rule], snapshot: Snapshot, now: datetime) -> list[Evaluation]:
     """Evaluate every in-scope record of every rule at ``now`` (an aware datetime)."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
     return [
-        evaluate_record(rule, record, snapshot, now)
+        evaluation
         for rule in rules
-        for record in in_scope(rule, snapshot, now)
+        for evaluation in evaluate_rule(rule, snapshot.records(rule.object), snapshot, now)
     ]
 
 
-def in_scope(rule: Rule, snapshot: Snapshot, now: datetime) -> Iterator[Record]:
-    """The records of the rule's object that pass all of its ``where`` conditions."""
-    for record in snapshot.records(rule.object):
+def evaluate_rule(
+    rule: Rule, records: Iterable[Record], snapshot: Snapshot, now: datetime
+) -> Iterator[Evaluation]:
+    """Evaluate the in-scope ones of a stream of the rule's records (a snapshot's, or pages of a
+    live query: ``snapshot`` then only serves lookups)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    for record in records:
         if all(matches(condition, record, now, snapshot) for condition in rule.where):
-            yield record
+            yield evaluate_record(rule, record, snapshot, now)
 
 
 def evaluate_record(rule: Rule, record: Record, snapshot: Snapshot, now: datetime) -> Evaluation:

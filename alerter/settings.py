@@ -18,6 +18,8 @@ class SalesforceSettings(BaseModel):
 
     instance_url: str | None = None
     domain: str = "login"
+    login_url: str | None = None
+    """Where logins for ``domain`` go instead of https://<domain>.salesforce.com (the sandbox)."""
     username: str | None = None
     password: SecretStr | None = None
     security_token: SecretStr | None = None
@@ -29,6 +31,9 @@ class SalesforceSettings(BaseModel):
     ca_bundle: Path | None = None
     timeout: float = Field(30.0, gt=0)
     api_reserve: int = Field(5000, ge=0)
+    retry_attempts: int = Field(4, ge=1)
+    retry_wait: float = Field(1.0, ge=0)
+    """The first back-off in seconds; it doubles (with jitter) up to 60 s."""
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,1 @@
+"""The live data source: Salesforce through simple-salesforce."""

@@ -1,0 +1,235 @@
+"""The Salesforce org, read through the real simple-salesforce client.
+
+Connects with whichever credentials the settings hold, streams each rule's records page by
+page, fetches owners once per cycle for the Ids seen, keeps count of the API calls it spends
+and of the org's remaining daily allowance, and turns the client's exceptions into ours
+(``alerter.errors``): retryable, rule-breaking or fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+import structlog
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
+
+from alerter.errors import (
+    BudgetExhausted,
+    ConfigurationError,
+    RuleQueryError,
+    SourceError,
+    SourceUnavailable,
+)
+from alerter.records import Record
+from alerter.rule import Rule
+from alerter.settings import SalesforceSettings
+from alerter.source.session import CallCounter, make_session
+from alerter.source.soql import FieldTypes, ids_query, rule_query
+
+log = structlog.get_logger(__name__)
+
+ID_CHUNK = 200
+"""Ids per ``Id IN (...)`` query: well inside SOQL's 100,000-character limit."""
+OWNER_FIELDS = ("Id", "Name", "Email", "IsActive", "ManagerId", "TimeZoneSidKey")
+QUEUE_FIELDS = ("Id", "Name", "DeveloperName", "Type", "Email")
+
+
+class SalesforceSource:
+    """One org. ``connect()`` logs in; nothing in the constructor does I/O."""
+
+    def __init__(self, settings: SalesforceSettings) -> None:
+        self.settings = settings
+        self.counter = CallCounter()
+        self._client: Salesforce | None = None
+        self._describes: dict[str, dict[str, Any]] = {}
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Log in with the configured credentials (raises ConfigurationError or SourceError)."""
+        settings = self.settings
+        session = make_session(
+            timeout=settings.timeout,
+            ca_bundle=settings.ca_bundle,
+            domain=settings.domain,
+            login_url=settings.login_url,
+            counter=self.counter,
+        )
+        try:
+            self._client = Salesforce(
+                session=session,
+                version=settings.api_version,
+                domain=settings.domain,
+                **_credentials(settings),
+            )
+        except SalesforceAuthenticationFailed as exc:
+            raise SourceError(f"Salesforce login failed: {exc.message}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise SourceUnavailable(f"cannot reach Salesforce to log in: {exc}") from None
+        log.info(
+            "salesforce.connected", instance=self.client.sf_instance, auth=self.client.auth_type
+        )
+
+    @property
+    def client(self) -> Salesforce:
+        """The logged-in client."""
+        if self._client is None:
+            raise SourceError("not connected: call connect() first")
+        return self._client
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def rule_records(self, rule: Rule, now: datetime, ids: Sequence[str] = ()) -> Iterator[Record]:
+        """The rule's records with their touches, streamed page by page (only ``ids`` if given,
+        in chunks)."""
+        types = self.field_types(rule.object)
+        chunks = [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)] if ids else [()]
+        for chunk in chunks:
+            soql = rule_query(rule, now, ids=chunk, field_types=types)
+            yield from self._query(soql, rule_id=rule.id)
+
+    def records_by_id(
+        self, object_name: str, fields: Sequence[str], ids: Sequence[str]
+    ) -> list[Record]:
+        """Records of one object by Id, in chunked queries (owners, managers, queues)."""
+        unique = sorted(set(ids))
+        found: list[Record] = []
+        for start in range(0, len(unique), ID_CHUNK):
+            found += self._query(ids_query(object_name, fields, unique[start : start + ID_CHUNK]))
+        return found
+
+    def owners(self, ids: Sequence[str]) -> list[Record]:
+        """Users (with their managers, up to the skip level) and queues for the owner Ids."""
+        users = self.records_by_id("User", OWNER_FIELDS, [i for i in ids if i.startswith("005")])
+        queues = self.records_by_id("Group", QUEUE_FIELDS, [i for i in ids if i.startswith("00G")])
+        seen = {u["Id"] for u in users}
+        for _ in range(2):  # managers, then skip-level managers
+            wanted = {u["ManagerId"] for u in users if u.get("ManagerId")} - seen
+            more = self.records_by_id("User", OWNER_FIELDS, sorted(wanted))
+            seen |= {u["Id"] for u in more}
+            users += more
+        return users + queues
+
+    def describe(self, object_name: str) -> dict[str, Any]:
+        """The object's describe, fetched once per source."""
+        if object_name not in self._describes:
+            try:
+                self._describes[object_name] = self._call(
+                    lambda: getattr(self.client, object_name).describe()
+                )
+            except SalesforceResourceNotFound:
+                raise SourceError(f"the org has no object {object_name}") from None
+        return self._describes[object_name]
+
+    def field_types(self, object_name: str) -> FieldTypes:
+        """Field name -> type for an object (plain fields only)."""
+        return {f["name"]: f["type"] for f in self.describe(object_name).get("fields", [])}
+
+    # -- budget -----------------------------------------------------------------------------
+
+    @property
+    def daily_usage(self) -> tuple[int, int] | None:
+        """(used, max) daily API requests, from the last ``Sforce-Limit-Info`` header."""
+        usage = self._client.api_usage.get("api-usage") if self._client else None
+        return (usage.used, usage.total) if usage is not None else None
+
+    def check_budget(self) -> None:
+        """Refuse to spend calls when the org's remaining allowance is below the reserve."""
+        usage = self.daily_usage
+        if usage is not None and usage[1] - usage[0] < self.settings.api_reserve:
+            raise BudgetExhausted(
+                f"the org has {usage[1] - usage[0]} API calls left today, below the reserve of "
+                f"{self.settings.api_reserve}: not polling, to leave them to other integrations"
+            )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _query(self, soql: str, rule_id: str | None = None) -> Iterator[Record]:
+        pages = self.client.query_all_iter(soql)
+        while True:
+            try:
+                record = self._call(lambda: next(pages), rule_id=rule_id)
+            except StopIteration:
+                return
+            yield record
+
+    def _call(self, call: Any, rule_id: str | None = None) -> Any:
+        """Run one client call, translating its failures into ours."""
+        try:
+            return call()
+        except SalesforceMalformedRequest as exc:
+            message = _salesforce_message(exc)
+            if rule_id is not None:
+                raise RuleQueryError(rule_id, message) from None
+            raise SourceError(message) from None
+        except SalesforceExpiredSession as exc:
+            raise SourceError(
+                f"session expired and could not be renewed: {_salesforce_message(exc)}"
+            ) from None
+        except SalesforceRefusedRequest as exc:
+            message = _salesforce_message(exc)
+            if "REQUEST_LIMIT_EXCEEDED" in message:
+                raise SourceUnavailable(message) from None
+            raise SourceError(message) from None
+        except SalesforceError as exc:  # 5xx and the rest
+            raise SourceUnavailable(_salesforce_message(exc)) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise SourceUnavailable(f"Salesforce did not answer: {type(exc).__name__}") from None
+
+
+def _credentials(settings: SalesforceSettings) -> dict[str, Any]:
+    """The simple-salesforce keyword arguments for the configured kind of login."""
+    s = settings
+
+    def secret(value: Any) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    if s.session_id is not None and s.instance_url:
+        return {"session_id": secret(s.session_id), "instance_url": s.instance_url}
+    if s.consumer_key and s.private_key_file and s.username:
+        return {
+            "username": s.username,
+            "consumer_key": s.consumer_key,
+            "privatekey_file": str(s.private_key_file),
+        }
+    if s.consumer_key and s.consumer_secret and s.username and s.password:
+        password = (secret(s.password) or "") + (secret(s.security_token) or "")
+        return {
+            "username": s.username,
+            "password": password,
+            "consumer_key": s.consumer_key,
+            "consumer_secret": secret(s.consumer_secret),
+        }
+    if s.consumer_key and s.consumer_secret:
+        return {"consumer_key": s.consumer_key, "consumer_secret": secret(s.consumer_secret)}
+    if s.username and s.password:
+        return {
+            "username": s.username,
+            "password": secret(s.password),
+            "security_token": secret(s.security_token) or "",
+        }
+    raise ConfigurationError(
+        "no Salesforce credentials: set ALERTER_SALESFORCE__USERNAME and __PASSWORD (and "
+        "__SECURITY_TOKEN), or __CONSUMER_KEY with __PRIVATE_KEY_FILE or __CONSUMER_SECRET, or "
+        "__SESSION_ID with __INSTANCE_URL"
+    )
+
+
+def _salesforce_message(exc: SalesforceError) -> str:
+    """``ERROR_CODE: message`` from the error body Salesforce sent."""
+    content: Any = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], Mapping):
+        first = content[0]
+        return f"{first.get('errorCode', 'ERROR')}: {first.get('message', '')}".strip()
+    return f"HTTP {exc.status}: {str(content)[:200]}"
