@@ -22,6 +22,7 @@ from alerter.fieldrefs import (
 from alerter.loader import RuleSet
 from alerter.rule import Rule
 from alerter.source.salesforce import SalesforceSource
+from alerter.yamlsource import Loc
 
 
 def check_online(ruleset: RuleSet, source: SalesforceSource) -> list[RuleError]:
@@ -34,11 +35,11 @@ def check_online(ruleset: RuleSet, source: SalesforceSource) -> list[RuleError]:
     return sorted(errors)
 
 
-def _problems(rule: Rule, source: SalesforceSource) -> Iterable[tuple[tuple[str | int, ...], str]]:
+def _problems(rule: Rule, source: SalesforceSource) -> Iterable[tuple[Loc, str]]:
     refs = [FieldRef(("object",), rule.object, name) for name in RECORD_FIELDS]
     refs += field_refs(rule)
     touched = rule.clock.touched_by
-    needed_children = {
+    needed_children: dict[str, Loc] = {
         ACTIVITY_RELATIONSHIPS[kind]: ("clock", "touched_by", ACTIVITY_RELATIONSHIPS[kind].lower())
         for kind, spec in (("Task", touched.tasks), ("Event", touched.events))
         if spec is not None
