@@ -19,19 +19,21 @@ from rich.console import Console
 
 from alerter import __version__
 from alerter.demo import DEMO_AT, demo_snapshot_path
-from alerter.evaluate import State, evaluate
+from alerter.errors import ConfigurationError, SourceError, UsageError
+from alerter.evaluate import Evaluation, State, evaluate
 from alerter.loader import RuleSet, load_rules, rule_files
 from alerter.logs import configure_logging
 from alerter.preview import preview_rows, render_json, render_table
 from alerter.records import Snapshot, SnapshotError
 from alerter.ruletests import find_test_files, run_rule_tests
-from alerter.settings import Settings
+from alerter.sandbox.commands import add_sandbox_commands
+from alerter.sandbox.run import emulator_settings, running_emulator
+from alerter.settings import SalesforceSettings, Settings
+from alerter.source.live import evaluate_live
+from alerter.source.online_check import check_online
+from alerter.source.salesforce import SalesforceSource
 
 OK, RULE_ERRORS, USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A problem with how the command was called or configured (exit code 2)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate rule files and calendars")
     check.add_argument("paths", nargs="*", type=Path, help="rule files or folders")
+    check.add_argument(
+        "--online", action="store_true", help="also check the fields against the live org"
+    )
     check.set_defaults(handler=_check)
 
     test = commands.add_parser("test", help="run rule tests (rules/tests/*.yaml)")
@@ -70,13 +75,20 @@ def _parser() -> argparse.ArgumentParser:
 
     preview = commands.add_parser("preview", help="what the rules say about some data, now")
     _preview_arguments(preview)
-    preview.add_argument("--data", type=Path, help="a snapshot file (JSON, Salesforce REST shape)")
+    preview.add_argument(
+        "--data",
+        type=Path,
+        help="a snapshot file (JSON, Salesforce REST shape); default: the "
+        "live org from settings, read-only",
+    )
     preview.add_argument("--at", type=_moment, help="evaluate at this ISO time (default: now)")
     preview.set_defaults(handler=_preview)
 
     demo = commands.add_parser("demo", help="preview the shipped rules on the embedded demo org")
     _preview_arguments(demo)
-    demo.set_defaults(handler=_demo, data=None, at=None)
+    demo.set_defaults(handler=_demo)
+
+    add_sandbox_commands(commands)
 
     run = commands.add_parser("run", help="run the service (poll, evaluate, notify)")
     run.add_argument("--once", action="store_true", help="run one cycle and exit")
@@ -125,14 +137,22 @@ def _print_errors(ruleset: RuleSet) -> None:
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     ruleset = _load(args.paths, settings)
-    _print_errors(ruleset)
-    if ruleset.errors:
-        print(
-            f"{len(ruleset.errors)} error(s); {len(ruleset.rules)} valid rule(s)", file=sys.stderr
-        )
+    errors = list(ruleset.errors)
+    if args.online and ruleset.rules:
+        source = SalesforceSource(settings.salesforce)
+        try:
+            source.connect()
+            errors += check_online(ruleset, source)
+        except (ConfigurationError, SourceError) as exc:
+            raise UsageError(str(exc)) from None
+    for error in sorted(errors):
+        print(error, file=sys.stderr)
+    if errors:
+        summary = f"{len(errors)} error(s); {len(ruleset.rules)} valid rule(s)"
+        print(summary, file=sys.stderr)
         return RULE_ERRORS
-    calendars = len(ruleset.calendars)
-    print(f"ok: {len(ruleset.rules)} rule(s), {calendars} calendar(s)")
+    where = " and match the org" if args.online else ""
+    print(f"ok: {len(ruleset.rules)} rule(s), {len(ruleset.calendars)} calendar(s){where}")
     return OK
 
 
@@ -161,26 +181,62 @@ def _rules_beside(test_file: Path) -> Path:
 
 
 def _preview(args: argparse.Namespace, settings: Settings) -> int:
+    at = args.at or datetime.now(UTC)
+    ruleset = _load([args.rules or settings.rules_dir], settings)
+    _print_errors(ruleset)
     if args.data is None:
-        raise UsageError("reading a live org needs the Salesforce source; pass --data SNAPSHOT")
-    return _show(args, settings, args.data, args.at or datetime.now(UTC))
+        failed = _show_live(args, ruleset, settings.salesforce, at)
+    else:
+        try:
+            snapshot = Snapshot.read(args.data)
+        except SnapshotError as exc:
+            raise UsageError(str(exc)) from None
+        _show(args, ruleset, evaluate(ruleset.rules, snapshot, at), snapshot, at)
+        failed = False
+    return RULE_ERRORS if ruleset.errors or failed else OK
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    return _show(args, settings, demo_snapshot_path(), DEMO_AT)
-
-
-def _show(args: argparse.Namespace, settings: Settings, data: Path, at: datetime) -> int:
+    """The shipped rules on the demo org, served by the emulator and read like a live org."""
     ruleset = _load([args.rules or settings.rules_dir], settings)
     _print_errors(ruleset)
+    with running_emulator(demo_snapshot_path(), now=DEMO_AT) as emulator:
+        failed = _show_live(args, ruleset, emulator_settings(emulator), DEMO_AT)
+    return RULE_ERRORS if ruleset.errors or failed else OK
+
+
+def _show_live(
+    args: argparse.Namespace, ruleset: RuleSet, salesforce: SalesforceSettings, at: datetime
+) -> bool:
+    """Preview from a live org (read-only); True when some rule could not be evaluated."""
+    source = SalesforceSource(salesforce)
     try:
-        snapshot = Snapshot.read(data)
-    except SnapshotError as exc:
+        source.connect()
+    except (ConfigurationError, SourceError) as exc:
         raise UsageError(str(exc)) from None
-    evaluations = evaluate(ruleset.rules, snapshot, at)
+    result = evaluate_live(ruleset.rules, source, at)
+    for rule_id, error in result.disabled.items():
+        print(f"alerter: rule {rule_id} disabled: {error}", file=sys.stderr)
+    if result.error is not None:
+        raise UsageError(result.error)
+    _show(args, ruleset, result.evaluations, result.owners, at)
+    usage = (
+        f"; org usage {result.daily_usage[0]}/{result.daily_usage[1]}" if result.daily_usage else ""
+    )
+    print(f"{result.api_calls} Salesforce API call(s){usage}", file=sys.stderr)
+    return bool(result.disabled)
+
+
+def _show(
+    args: argparse.Namespace,
+    ruleset: RuleSet,
+    evaluations: list[Evaluation],
+    lookups: Snapshot,
+    at: datetime,
+) -> None:
     if args.state:
         evaluations = [e for e in evaluations if e.state.value in args.state]
-    rows = preview_rows(evaluations, ruleset.rules, snapshot)
+    rows = preview_rows(evaluations, ruleset.rules, lookups)
     if args.format == "json":
         print(render_json(rows))
     else:
@@ -188,7 +244,6 @@ def _show(args: argparse.Namespace, settings: Settings, data: Path, at: datetime
         # Piped output has no terminal width; keep rows on one line rather than wrap at 80.
         console = Console(width=None if sys.stdout.isatty() else 200)
         render_table(rows, rules, at, console, explain=args.explain)
-    return RULE_ERRORS if ruleset.errors else OK
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,10 @@ class AlerterError(Exception):
     """Base of every error alerter raises on purpose."""
 
 
+class UsageError(AlerterError):
+    """A command called in a way that cannot work; the CLI exits 2 with this message."""
+
+
 class ConfigurationError(AlerterError):
     """Settings that cannot work; the process exits 2 with this message."""
 

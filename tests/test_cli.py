@@ -314,9 +314,9 @@ class TestPreview:
         assert "Bob Okafor" not in out
 
     def test_without_data(self, rules: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """Reading a live org is not available yet, so ``--data`` is required."""
+        """Without ``--data`` the live org is read, which needs credentials in the settings."""
         assert main(["preview", "--rules", str(rules), "--at", "2026-12-01T21:00Z"]) == 2
-        assert "pass --data" in capsys.readouterr().err
+        assert "no Salesforce credentials" in capsys.readouterr().err
 
     def test_unreadable_data(
         self, rules: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

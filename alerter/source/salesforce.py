@@ -74,7 +74,7 @@ class SalesforceSource:
                 **_credentials(settings),
             )
         except SalesforceAuthenticationFailed as exc:
-            raise SourceError(f"Salesforce login failed: {exc.message}") from None
+            raise SourceError(f"Salesforce login failed: {exc.code}: {exc.auth_message}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise SourceUnavailable(f"cannot reach Salesforce to log in: {exc}") from None
         log.info(
@@ -141,8 +141,7 @@ class SalesforceSource:
     @property
     def daily_usage(self) -> tuple[int, int] | None:
         """(used, max) daily API requests, from the last ``Sforce-Limit-Info`` header."""
-        usage = self._client.api_usage.get("api-usage") if self._client else None
-        return (usage.used, usage.total) if usage is not None else None
+        return self.counter.daily_usage
 
     def check_budget(self) -> None:
         """Refuse to spend calls when the org's remaining allowance is below the reserve."""

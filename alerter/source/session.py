@@ -6,6 +6,7 @@ sends those to another address (the local emulator), so the real client runs unc
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -41,16 +42,25 @@ class LoginHostAdapter(HTTPAdapter):
 
 
 class CallCounter:
-    """Counts REST API calls (not logins): the figure the org's daily allowance is spent in."""
+    """Counts REST API calls (not logins), the unit of the org's daily allowance, and keeps the
+    allowance the last ``Sforce-Limit-Info: api-usage=USED/MAX`` header reported."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls = 0
+        self.daily_usage: tuple[int, int] | None = None
 
     def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        if "/services/data/" in (response.url or ""):
-            with self._lock:
-                self.calls += 1
+        if "/services/data/" not in (response.url or ""):
+            return
+        usage = _API_USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
+        with self._lock:
+            self.calls += 1
+            if usage is not None:
+                self.daily_usage = (int(usage[1]), int(usage[2]))
+
+
+_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
 def make_session(
