@@ -30,13 +30,14 @@ def configure_logging(
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # No caching: a cached logger would ignore later configuration (structlog.testing).
+        cache_logger_on_first_use=False,
     )
 
 
 class _Stderr:
-    """Whatever ``sys.stderr`` is when a line is written: loggers are cached on first use, and
-    the stream may have been replaced since (tests capture it; daemons redirect it)."""
+    """Whatever ``sys.stderr`` is when a line is written: logging is configured once, and the
+    stream may be replaced after that (tests capture it; daemons redirect it)."""
 
     def write(self, text: str) -> int:
         return sys.stderr.write(text)

@@ -33,7 +33,7 @@ class SalesforceSettings(BaseModel):
     api_reserve: int = Field(5000, ge=0)
     retry_attempts: int = Field(4, ge=1)
     retry_wait: float = Field(1.0, ge=0)
-    """The first back-off in seconds; it doubles (with jitter) up to 60 s."""
+    """Back-off base in seconds: retry n waits a random time up to base x 2^n, at most 60 s."""
 
 
 class Settings(BaseSettings):

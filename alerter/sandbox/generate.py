@@ -46,14 +46,8 @@ _GROWTH = math.log(3) / 60  # over the 60 days the newest day gets 3x the oldest
 _MASS = 1 - math.exp(-_GROWTH * 60)
 _NY = "America/New_York"
 _ZONES = (_NY, "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London")
-_FIRST = _words(
-    "Ada Alan Amara Ben Carla Chen Dmitri Elena Fatima Grace Hiro Ines Jamal José Kara Liam "
-    "Maya Noah Olga Priya Quinn Rosa Sam Søren Tariq Uma Victor Wen Yusuf Zoë"
-)
-_LAST = _words(
-    "Adams Baker Chen Diaz Evans Fischer García Hughes Ito Johnson Kowalski Lee Müller Nguyen "
-    "O'Brien Patel Quinn Rossi Smith Tanaka Ueda Varga Walsh Xu Young Zhang"
-)
+_FIRST = _words("Ada Alan Ben Chen Elena Fatima Grace Hiro Ines José Liam Maya Noah Priya Zoë")
+_LAST = _words("Adams Baker Diaz Evans García Ito Johnson Lee Müller Nguyen O'Brien Patel Smith Xu")
 _ORGS = _words("Acme Globex Initech Umbrella Stark Wayne Hooli Vandelay Wonka Cyberdyne Soylent")
 _KINDS = _words("Analytics Logistics Health Robotics Foods Energy Media Bank Labs Systems")
 _SOURCES = ("Web", "Webinar", "Partner", "Trade Show", "Content Download", "Referral")
@@ -70,8 +64,8 @@ _PATHS = {
     "Nurturing": 7,
     "MQL>Working>Unqualified": 6,
     "Unqualified": 4,
-    "MQL>Working>Closed - Not Converted": 16,
-    "MQL>Working>Qualified": 12,
+    "MQL>Working>Closed - Not Converted": 15,
+    "MQL>Working>Qualified": 14,
 }
 _STEPS: list[Steps] = [tuple(path.split(">")) if path else () for path in _PATHS]
 _STEP_CUM = tuple(accumulate(_PATHS.values()))
@@ -157,12 +151,14 @@ class _Builder:
         self.days: dict[int, str] = {}
 
     def build(self, leads: int) -> Org:
+        """People and queues first (leads need owners), then leads oldest first, then the rows."""
         self._people(max(3, round(leads / 40)))
         for name in ("Inbound Queue", "Partner Queue", "Events Queue")[: 2 + (leads >= 1000)]:
             queue = {"Name": name, "DeveloperName": name.replace(" ", "_"), "Type": "Queue"}
             self.queues.append(self._record("Group", "00G", len(self.queues) + 1, queue))
-        # The live edge: a burst of hand-raisers over the last 90 minutes, so that a preview at
-        # ``now`` shows MQLs not yet due, in warning and just breached even in a small org.
+        # The live edge: demo requests over the last 90 minutes, MQLs at once and straight to a
+        # rep, so that a preview at ``now`` shows MQLs not yet due, in warning and just breached
+        # even in a small org.
         edge = min(30, leads // 5)
         starts = [(self._created(), False) for _ in range(leads - edge)]
         ago = [_MIN + (j * 90 + self._between(0, 90)) * _MIN // edge for j in range(edge)]
@@ -294,12 +290,12 @@ class _Builder:
         low, high = self._weighted(_DELAYS, (35, 70, 100))
         return self._work(owners, at + self._between(low, high))
 
-    def _assign(self, created: int, history: list[Change]) -> tuple[Owners, int]:
+    def _assign(self, created: int, fresh: bool, history: list[Change]) -> tuple[Owners, int]:
         """Who owns the lead when, and when a rep first became responsible for it."""
         rng, now = self.rng, self.now
         rep, start = self._rep(created), created
         owners: Owners = [(created, rep)]
-        if rng.random() < 0.12:  # assignment rules routed it to a queue; a rep picks it up
+        if not fresh and rng.random() < 0.12:  # routed to a queue; a rep picks it up later
             queue = self._pick(self.queues)
             start = self._work([(created, queue)], created + self._between(5 * _MIN, 4 * _HOUR))
             rep, owners = self._rep(start), [(created, queue)]
@@ -348,8 +344,9 @@ class _Builder:
         if first is not None:
             touches.append((first, self._pick(_FIRST_TOUCHES)))
             end = final if status in _ENDS else self.now
-            for _ in range(self._pick((0, 1, 2, 3, 4, 6, 8, 10)) if "Working" in path else 0):
-                first = self._work(owners, first + _HOUR + int(rng.expovariate(1 / (4 * _DAY))))
+            worked = "Working" in path  # worked leads get a cadence, MQLs a chaser or two
+            for _ in range(self._pick((1, 2, 3, 4, 6, 8, 10) if worked else (0, 1, 2))):
+                first = self._work(owners, first + _HOUR + int(rng.expovariate(1 / (3 * _DAY))))
                 if first > end:
                     break  # the cadence stalls: some leads go quiet for weeks
                 touches.append((first, self._pick(_FOLLOW_UPS)))
@@ -363,15 +360,16 @@ class _Builder:
         return touches
 
     def _lead(self, number: int, created: int, fresh: bool) -> None:
+        """One lead's life up to now: owners, status path, touches; then its record."""
         rng, text, lead_id = self.rng, self.text, f"00Q{number:012d}"
         history: list[Change] = []
-        owners, start = self._assign(created, history)
-        path = ("MQL",) if fresh and rng.random() < 0.85 else self._weighted(_STEPS, _STEP_CUM)
+        owners, start = self._assign(created, fresh, history)
+        path = ("MQL",) if fresh else self._weighted(_STEPS, _STEP_CUM)
         changes, mql, first = self._progress(path, created, start, owners, fresh)
         final, _, _, status = changes[-1] if changes else (created, "", "", "Open")
         history += changes
         holder = owners[-1][1]
-        if status in ("Open", "MQL") and holder.startswith("005") and rng.random() < 0.07:
+        if status in ("Open", "MQL") and holder[:3] == "005" and not fresh and rng.random() < 0.1:
             parked = self._between(max(final, owners[-1][0]), self.now + 1)  # back to a queue
             owners.append((parked, queue := self._pick(self.queues)))
             history.append((parked, "Owner", holder, queue))

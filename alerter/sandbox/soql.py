@@ -21,46 +21,59 @@ from alerter.sandbox.errors import SalesforceError, query_error
 _GRAMMAR = r"""
 start: query
 
-query: "SELECT"i select_list "FROM"i NAME where? order_by? limit?
+query: _SELECT select_list _FROM NAME where? order_by? limit?
 select_list: select_item ("," select_item)*
 ?select_item: field_path | subquery
-subquery: "(" "SELECT"i field_list "FROM"i NAME where? order_by? limit? ")"
+subquery: "(" _SELECT field_list _FROM NAME where? order_by? limit? ")"
 field_list: field_path ("," field_path)*
 field_path: NAME ("." NAME)*
 
-where: "WHERE"i condition
+where: _WHERE condition
 // SOQL refuses `a AND b OR c`: mixing needs parentheses, so a chain is all ANDs or all ORs.
 ?condition: operand
-          | operand ("AND"i operand)+              -> all_of
-          | operand ("OR"i operand)+               -> any_of
-?operand: "NOT"i operand                          -> negation
+          | operand (_AND operand)+              -> all_of
+          | operand (_OR operand)+               -> any_of
+?operand: _NOT operand                          -> negation
         | "(" condition ")"
-        | field_path COMPARATOR value             -> comparison
-        | field_path "LIKE"i STRING               -> like
-        | field_path "IN"i "(" values ")"         -> in_list
-        | field_path "NOT"i "IN"i "(" values ")"  -> not_in_list
-        | field_path "IN"i semi_join              -> semi_join_in
-        | field_path "NOT"i "IN"i semi_join       -> anti_join_in
-semi_join: "(" "SELECT"i field_path "FROM"i NAME where? ")"
+        | field_path COMPARATOR value           -> comparison
+        | field_path _LIKE STRING               -> like
+        | field_path _IN "(" values ")"         -> in_list
+        | field_path _NOT _IN "(" values ")"    -> not_in_list
+        | field_path _IN semi_join              -> semi_join_in
+        | field_path _NOT _IN semi_join         -> anti_join_in
+semi_join: "(" _SELECT field_path _FROM NAME where? ")"
 values: value ("," value)*
 value: STRING | NUMBER | DATETIME | DATE | DATE_N | DATE_WORD | NULL | TRUE | FALSE
 
-order_by: "ORDER"i "BY"i order_item ("," order_item)*
-order_item: field_path DIRECTION? ("NULLS"i NULLS_AT)?
-limit: "LIMIT"i INT
+order_by: _ORDER _BY order_item ("," order_item)*
+order_item: field_path DIRECTION? (_NULLS NULLS_AT)?
+limit: _LIMIT INT
 
+// Keywords are whole words (`\b`) and outrank NAME, so `INCLUDES` is never `IN` + `CLUDES`.
+_SELECT.2: /select\b/i
+_FROM.2: /from\b/i
+_WHERE.2: /where\b/i
+_AND.2: /and\b/i
+_OR.2: /or\b/i
+_NOT.2: /not\b/i
+_IN.2: /in\b/i
+_LIKE.2: /like\b/i
+_ORDER.2: /order\b/i
+_BY.2: /by\b/i
+_NULLS.2: /nulls\b/i
+_LIMIT.2: /limit\b/i
+DIRECTION.2: /(asc|desc)\b/i
+NULLS_AT.2: /(first|last)\b/i
+NULL.2: /null\b/i
+TRUE.2: /true\b/i
+FALSE.2: /false\b/i
+DATE_WORD.2: /(today|yesterday|tomorrow)\b/i
+DATE_N.2: /(last_n_days|n_days_ago|next_n_days):\d+\b/i
 COMPARATOR: "=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"
-DIRECTION: "ASC"i | "DESC"i
-NULLS_AT: "FIRST"i | "LAST"i
-NULL: "null"i
-TRUE: "true"i
-FALSE: "false"i
-DATE_WORD: "TODAY"i | "YESTERDAY"i | "TOMORROW"i
-DATE_N: /(LAST_N_DAYS|N_DAYS_AGO|NEXT_N_DAYS):\d+/i
-DATETIME.3: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)/
-DATE.2: /\d{4}-\d\d-\d\d/
-NUMBER: /[+-]?\d+(\.\d+)?/
-INT: /\d+/
+DATETIME.3: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)\b/
+DATE.2: /\d{4}-\d\d-\d\d\b/
+NUMBER: /[+-]?\d+(\.\d+)?\b/
+INT: /\d+\b/
 STRING: /'(?:[^'\\]|\\[\s\S])*'/
 NAME: /[a-z][a-z0-9_]*/i
 %ignore /\s+/
@@ -73,6 +86,7 @@ _UNSUPPORTED_WORDS = """TYPEOF COUNT COUNT_DISTINCT FIELDS GROUP HAVING OFFSET W
 CUBE FORMAT TOLABEL CONVERTCURRENCY CONVERTTIMEZONE SUM AVG MIN MAX INCLUDES EXCLUDES DISTANCE
 GEOLOCATION CALENDAR_YEAR DAY_ONLY HOUR_IN_DAY"""
 _UNSUPPORTED = frozenset(_UNSUPPORTED_WORDS.split())
+_KEYWORDS = frozenset(["SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE"])
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 
 
@@ -219,7 +233,8 @@ def _syntax_error(soql: str, exc: UnexpectedInput) -> SalesforceError:
     else:  # pragma: no cover - lark raises only the two kinds above from parse()
         offset, token = 0, "<EOF>"
     start, word = _word_before(soql, offset)
-    if word and (word.upper() in _UNSUPPORTED or token == "'('"):
+    function_call = token == "'('" and word.upper() not in _KEYWORDS  # COUNT(, FIELDS(, ...
+    if word and (word.upper() in _UNSUPPORTED or function_call):
         offset, token = start, f"'{word}'"
     line = soql.count("\n", 0, offset) + 1
     column = offset - (soql.rfind("\n", 0, offset) + 1) + 1

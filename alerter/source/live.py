@@ -18,7 +18,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from alerter.errors import BudgetExhausted, RuleQueryError, SourceError, SourceUnavailable
@@ -53,7 +53,7 @@ def evaluate_live(
     retry = _retrying(source)
     try:
         for rule in rules:
-            source.check_budget()
+            retry(source.check_budget)
             try:
                 result.evaluations += retry(
                     lambda rule=rule: list(  # type: ignore[misc]
@@ -92,9 +92,7 @@ def _retrying(source: SalesforceSource) -> Callable[[Callable[[], T]], T]:
     retrying = Retrying(
         retry=retry_if_exception_type(SourceUnavailable),
         stop=stop_after_attempt(settings.retry_attempts),
-        wait=wait_exponential_jitter(
-            initial=settings.retry_wait, max=60, jitter=settings.retry_wait
-        ),
+        wait=wait_random_exponential(multiplier=settings.retry_wait, max=60),  # full jitter
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -93,7 +93,12 @@ class SalesforceSource:
     def rule_records(self, rule: Rule, now: datetime, ids: Sequence[str] = ()) -> Iterator[Record]:
         """The rule's records with their touches, streamed page by page (only ``ids`` if given,
         in chunks)."""
-        types = self.field_types(rule.object)
+        try:
+            types = self.field_types(rule.object)
+        except SourceError as exc:
+            if exc.retryable:
+                raise
+            raise RuleQueryError(rule.id, str(exc)) from None
         chunks = [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)] if ids else [()]
         for chunk in chunks:
             soql = rule_query(rule, now, ids=chunk, field_types=types)
@@ -144,7 +149,10 @@ class SalesforceSource:
         return self.counter.daily_usage
 
     def check_budget(self) -> None:
-        """Refuse to spend calls when the org's remaining allowance is below the reserve."""
+        """Refuse to spend calls when the org's remaining allowance is below the reserve (asking
+        the org once, with one call, when no answer has told us yet)."""
+        if self.daily_usage is None:
+            self._call(self.client.limits)
         usage = self.daily_usage
         if usage is not None and usage[1] - usage[0] < self.settings.api_reserve:
             raise BudgetExhausted(
