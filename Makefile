@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/alerter demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check alerter tests
-	$(BIN)/ruff format --check alerter tests
+	$(BIN)/ruff check alerter tests bench
+	$(BIN)/ruff format --check alerter tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

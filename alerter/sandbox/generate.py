@@ -373,16 +373,16 @@ class _Builder:
             parked = self._between(max(final, owners[-1][0]), self.now + 1)  # back to a queue
             owners.append((parked, queue := self._pick(self.queues)))
             history.append((parked, "Owner", holder, queue))
-        last_day, touched = None, created
+        latest, touched = 0, created  # the latest ActivityDate's moment, the latest touch
         for at, activity in self._touches(path, status, final, start, first, owners):
             owner = _owner_at(owners, at)
-            if at > self.now or not owner.startswith("005") or self._gone(owners, at):
+            if at > self.now or owner[:3] != "005" or self.left_at.get(owner, at + 1) <= at:
                 continue  # not happened yet, a queue does not call, or the rep has left
             begin = at  # a meeting is logged after it ends
             if activity[0] == "Event":
                 begin = max(created, at - self._between(35, 240) * _MIN)
             self.activities.append((at, lead_id, owner, activity, begin))
-            last_day, touched = max(text(begin)[:10], last_day or ""), max(touched, at)
+            latest, touched = max(latest, begin), max(touched, at)
         self.history += [(at, lead_id, field, old, new) for at, field, old, new in history]
         first_name, last_name = self._pick(_FIRST), self._pick(_LAST)
         org, kind = self._pick(_ORGS), self._pick(_KINDS)
@@ -399,5 +399,5 @@ class _Builder:
         fields.update(CreatedDate=text(created), LastModifiedDate=text(modified))
         fields["SystemModstamp"] = text(max(modified, touched))
         fields["MQL_Date__c"] = text(mql) if mql is not None else None
-        fields["LastActivityDate"] = last_day
+        fields["LastActivityDate"] = text(latest)[:10] if latest else None
         self._record("Lead", "00Q", number, fields)

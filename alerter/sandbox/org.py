@@ -181,10 +181,11 @@ class Org:
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """A copy of the current data: the seeded objects and any object written since."""
         with self._lock:
+            records = self._records.by_object
+            names = [*self._seeded, *(name for name in records if records[name])]
             return {
-                name: [copy.deepcopy(record) for record in records]
-                for name, records in self._records.by_object.items()
-                if records or name in self._seeded
+                name: [copy.deepcopy(record) for record in records[name]]
+                for name in dict.fromkeys(names)
             }
 
     def _object(self, name: str) -> SObject:

@@ -223,9 +223,8 @@ class Executor:
         (path,) = query.fields
         assert isinstance(path, soql.FieldPath)
         get, _ = self._getter(sobject, path)
-        plan = _Plan(sobject, _Select(sobject), _always, [], None)
-        if query.where:
-            plan.where = self._condition(query.where, sobject)
+        where = self._condition(query.where, sobject) if query.where else _always
+        plan = _Plan(sobject, _Select(sobject), where, [], None)
         rows = self._rows(plan, self._store.rows(sobject.name))
         return {id15(v) for row in rows if isinstance(v := get(row), str)}
 

@@ -8,9 +8,10 @@ and of the org's remaining daily allowance, and turns the client's exceptions in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import structlog
@@ -22,6 +23,13 @@ from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
     SalesforceResourceNotFound,
+)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
 )
 
 from alerter.errors import (
@@ -38,6 +46,7 @@ from alerter.source.session import CallCounter, make_session
 from alerter.source.soql import FieldTypes, ids_query, rule_query
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 ID_CHUNK = 200
 """Ids per ``Id IN (...)`` query: well inside SOQL's 100,000-character limit."""
@@ -53,6 +62,7 @@ class SalesforceSource:
         self.counter = CallCounter()
         self._client: Salesforce | None = None
         self._describes: dict[str, dict[str, Any]] = {}
+        self._retrying = _retrying(settings)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -163,16 +173,24 @@ class SalesforceSource:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _query(self, soql: str, rule_id: str | None = None) -> Iterator[Record]:
-        pages = self.client.query_all_iter(soql)
+        """Stream a query's records page by page. Each page is its own retried call: a failure
+        on page 5 resumes at page 5 from the query's cursor, so nothing is read twice."""
+        page = self._call(lambda: self.client.query(soql), rule_id)
         while True:
-            try:
-                record = self._call(lambda: next(pages), rule_id=rule_id)
-            except StopIteration:
+            yield from page["records"]
+            if page.get("done", True):
                 return
-            yield record
+            next_page = functools.partial(
+                self.client.query_more, page["nextRecordsUrl"], identifier_is_url=True
+            )
+            page = self._call(next_page, rule_id)
 
-    def _call(self, call: Any, rule_id: str | None = None) -> Any:
-        """Run one client call, translating its failures into ours."""
+    def _call(self, call: Callable[[], T], rule_id: str | None = None) -> T:
+        """One client call, retried with back-off and jitter while the failure may pass."""
+        return self._retrying(lambda: self._translated(call, rule_id))
+
+    def _translated(self, call: Callable[[], T], rule_id: str | None) -> T:
+        """Run one client call, turning its failures into ours."""
         try:
             return call()
         except SalesforceMalformedRequest as exc:
@@ -193,6 +211,20 @@ class SalesforceSource:
             raise SourceUnavailable(_salesforce_message(exc)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise SourceUnavailable(f"Salesforce did not answer: {type(exc).__name__}") from None
+
+
+def _retrying(settings: SalesforceSettings) -> Retrying:
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("source.retrying", attempt=state.attempt_number, error=str(error))
+
+    return Retrying(
+        retry=retry_if_exception_type(SourceUnavailable),
+        stop=stop_after_attempt(settings.retry_attempts),
+        wait=wait_random_exponential(multiplier=settings.retry_wait, max=60),  # full jitter
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
 def _credentials(settings: SalesforceSettings) -> dict[str, Any]:
