@@ -40,7 +40,7 @@ def _check_api_name(value: str) -> str:
 
 
 ApiName = Annotated[str, AfterValidator(_check_api_name)]
-"""A field API name or a parent path of them (``Owner.Manager.Email``)."""
+"""A field API name or a parent path of them (``Owner.IsActive``)."""
 
 ScalarValue = bool | int | float | datetime | date | str
 
