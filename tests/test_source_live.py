@@ -316,7 +316,9 @@ class TestGeneratedOrg:
         with SalesforceEmulator(org, credentials=credentials(rsa_key), page_size=500) as emu:
             source = connect(emu)
             result = evaluate_live(SHIPPED, source, now)
+            served_calls = emu.api_calls
         expected = evaluate(SHIPPED, Snapshot(data), now)
+        assert served_calls == result.api_calls  # the emulator counted what the client did
         assert result.error is None
         assert sorted(map(key, result.evaluations)) == sorted(map(key, expected))
         matched = {r.id: sum(1 for e in expected if e.rule_id == r.id) for r in SHIPPED}
