@@ -6,10 +6,11 @@ Every result carries its own explanation, so a nudge can say why it was sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from alerter.clock import read_timeline, when
 from alerter.conditions import matches
@@ -49,6 +50,8 @@ class Evaluation:
     tier: int | None
     next_change: datetime | None
     explanation: str
+    fields: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The record's own fields and parent lookups (no child rows), for messages."""
 
 
 def evaluate(rules: Iterable[Rule], snapshot: Snapshot, now: datetime) -> list[Evaluation]:
@@ -118,6 +121,7 @@ def evaluate_record(rule: Rule, record: Record, snapshot: Snapshot, now: datetim
         tier=tier,
         next_change=next_change,
         explanation=explanation,
+        fields={k: v for k, v in record.items() if k != "attributes" and not _is_children(v)},
     )
 
 
@@ -127,3 +131,8 @@ def record_name(record: Record) -> str:
     if not name:
         name = " ".join(str(record[k]) for k in ("FirstName", "LastName") if record.get(k))
     return str(name or record.get("Subject") or record.get("Id"))
+
+
+def _is_children(value: object) -> bool:
+    """A child relationship result (``{"totalSize", "done", "records"}``)."""
+    return isinstance(value, Mapping) and "records" in value

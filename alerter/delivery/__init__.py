@@ -1,0 +1,1 @@
+"""Delivery: recipients, rendering and the Slack and email notifiers."""
