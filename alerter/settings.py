@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,38 @@ class SalesforceSettings(BaseModel):
     """Back-off base in seconds: retry n waits a random time up to base x 2^n, at most 60 s."""
 
 
+class SlackSettings(BaseModel):
+    """The Slack workspace (a bot token with chat:write, users:read.email, im:write)."""
+
+    token: SecretStr | None = None
+    base_url: str = "https://slack.com/api/"
+    fallback_channel: str | None = None
+    """Where a notification goes when nobody else can be found for it (never silence)."""
+    user_map_file: Path | None = None
+    """YAML or JSON mapping Salesforce emails to Slack user ids, for reps whose emails differ."""
+    queue_channels: dict[str, str] = Field(default_factory=dict)
+    """Queue (Group) Id or DeveloperName -> Slack channel for queue-owned records."""
+    lookup_ttl: float = Field(3600.0, gt=0)
+    """Seconds a users.lookupByEmail answer is reused."""
+    timeout: float = Field(30.0, gt=0)
+
+
+class SmtpSettings(BaseModel):
+    """The mail server for email notifications."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    host: str | None = None
+    port: int = Field(587, gt=0, lt=65536)
+    username: str | None = None
+    password: SecretStr | None = None
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    from_address: str = Field("alerter@localhost", alias="from")
+    reply_to: str | None = None
+    ca_bundle: Path | None = None
+    timeout: float = Field(30.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; the README's table documents each one."""
 
@@ -52,3 +84,5 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "console", "json"] = "auto"
     salesforce: SalesforceSettings = SalesforceSettings()
+    slack: SlackSettings = SlackSettings()
+    smtp: SmtpSettings = SmtpSettings()
