@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck rules unit clean
+.PHONY: demo test lint typecheck rules unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ rules: $(STAMP)
 
 # pytest runs last so its summary closes the output.
 test: lint typecheck rules unit
+
+# Benchmarks print their figures beside a baseline measured in the same run (minutes).
+bench: $(STAMP)
+	$(BIN)/python bench/bench_source_memory.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
