@@ -24,8 +24,9 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.util import Usage
 
 from alerter.sandbox.client import MY_DOMAIN, emulator_session, session_for
+from alerter.sandbox.logins import Credentials
 from alerter.sandbox.org import Org
-from alerter.sandbox.server import Credentials, SalesforceEmulator
+from alerter.sandbox.server import SalesforceEmulator
 from alerter.sandbox.tls import LocalCertificate
 
 VERSION = "60.0"

@@ -21,9 +21,10 @@ from alerter.loader import load_rules
 from alerter.records import Snapshot
 from alerter.sandbox.client import MY_DOMAIN
 from alerter.sandbox.generate import generate_org
+from alerter.sandbox.logins import Credentials
 from alerter.sandbox.org import Org
 from alerter.sandbox.run import emulator_settings
-from alerter.sandbox.server import Credentials, SalesforceEmulator
+from alerter.sandbox.server import SalesforceEmulator
 from alerter.source.live import evaluate_live
 from alerter.source.salesforce import SalesforceSource
 

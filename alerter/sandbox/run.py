@@ -11,8 +11,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from alerter.sandbox.logins import Credentials
 from alerter.sandbox.org import Org
-from alerter.sandbox.server import Credentials, SalesforceEmulator
+from alerter.sandbox.server import SalesforceEmulator
 from alerter.settings import SalesforceSettings
 
 
