@@ -6,7 +6,9 @@ production it trusts Salesforce only through the system store. Nothing is instal
 the files live in a temporary directory that :meth:`LocalCertificate.cleanup` removes.
 
 :class:`HTTPSServer` is protocol-free (it hands each request to an app and writes the reply),
-so every emulator shares one tested piece of socket, thread and TLS handling.
+so every emulator shares one tested piece of socket, thread and TLS handling. With
+``tls=False`` it serves plain HTTP instead, for fakes of services whose client is pointed at a
+base URL and never at a CA bundle (the Slack fake).
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ App = Callable[[Request], "Reply | None"]
 class HTTPSServer:
     """Serves an :data:`App` over HTTPS from a background thread, presenting a
     :class:`LocalCertificate` (a fresh one, removed at stop, unless one is given), and keeps a
-    log of the requests served for tests to assert on."""
+    log of the requests served for tests to assert on. ``tls=False``: plain HTTP, no
+    certificate."""
 
     def __init__(
         self,
@@ -122,8 +125,12 @@ class HTTPSServer:
         host: str = "127.0.0.1",
         port: int = 0,
         certificate: LocalCertificate | None = None,
+        tls: bool = True,
     ) -> None:
+        if certificate is not None and not tls:
+            raise ValueError("a certificate needs tls=True")
         self.app = app
+        self._tls = tls
         self._address = (host, port)
         self._given = certificate
         self._certificate: LocalCertificate | None = None
@@ -133,14 +140,15 @@ class HTTPSServer:
         self._log_lock = threading.Lock()
 
     def start(self) -> None:
-        """Issue the certificate (unless given), bind, and serve in a thread."""
+        """Issue the certificate (unless given, or plain HTTP), bind, and serve in a thread."""
         if self._server is not None:
             raise RuntimeError("already serving")
-        certificate = self._given or LocalCertificate.create()
+        certificate = (self._given or LocalCertificate.create()) if self._tls else None
         try:
-            self._server = _Server(self._address, certificate.server_context(), self._serve)
+            context = certificate.server_context() if certificate else None
+            self._server = _Server(self._address, context, self._serve)
         except BaseException:
-            if self._given is None:
+            if certificate is not None and self._given is None:
                 certificate.cleanup()
             raise
         self._certificate = certificate
@@ -163,11 +171,11 @@ class HTTPSServer:
 
     @property
     def url(self) -> str:
-        """``https://HOST:PORT``, once started."""
+        """``https://HOST:PORT`` (``http://`` with ``tls=False``), once started."""
         if self._server is None:
             raise RuntimeError("not serving: call start() first")
         host, port = self._server.server_address[:2]
-        return f"https://{host!s}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host!s}:{port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -229,14 +237,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    """A thread per connection, with the TLS handshake done in it (a client that refuses the
-    certificate then stalls nobody); can close every open connection at stop."""
+    """A thread per connection, with the TLS handshake (if any: ``context`` None is plain HTTP)
+    done in it (a client that refuses the certificate then stalls nobody); can close every open
+    connection at stop."""
 
     daemon_threads = False  # server_close() joins them, so stop() leaves nothing behind
 
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, app: App) -> None:
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext | None, app: App) -> None:
         self.context, self.app = context, app
-        self._connections: set[ssl.SSLSocket] = set()
+        self._connections: set[socket.socket] = set()
         self._closing = False
         self._guard = threading.Lock()
         super().__init__(address, _Handler)
@@ -244,7 +253,9 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(_Handler.timeout)
         try:
-            conn = self.context.wrap_socket(request, server_side=True)
+            conn = request
+            if self.context is not None:
+                conn = self.context.wrap_socket(request, server_side=True)
         except OSError:  # ssl.SSLError included: e.g. the client does not trust the CA
             return
         with conn:
