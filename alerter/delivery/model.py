@@ -29,6 +29,8 @@ class Kind(StrEnum):
     REPEAT = "repeat"
     ESCALATION = "escalation"
     RESOLVED = "resolved"
+    SUMMARY = "summary"
+    """Several notifications to one recipient, folded into one message (the hourly budget)."""
 
 
 @dataclass(frozen=True)
