@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from alerter import __version__
+from alerter.delivery.render import check_templates
 from alerter.demo import DEMO_AT, demo_snapshot_path
 from alerter.errors import ConfigurationError, SourceError, UsageError
 from alerter.evaluate import Evaluation, State, evaluate
@@ -137,7 +138,7 @@ def _print_errors(ruleset: RuleSet) -> None:
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     ruleset = _load(args.paths, settings)
-    errors = list(ruleset.errors)
+    errors = list(ruleset.errors) + check_templates(ruleset, settings.templates_dir)
     if args.online and ruleset.rules:
         source = SalesforceSource(settings.salesforce)
         try:
@@ -152,7 +153,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         print(summary, file=sys.stderr)
         return RULE_ERRORS
     where = " and match the org" if args.online else ""
-    print(f"ok: {len(ruleset.rules)} rule(s), {len(ruleset.calendars)} calendar(s){where}")
+    counts = f"{len(ruleset.rules)} rule(s), {len(ruleset.calendars)} calendar(s)"
+    print(f"ok: {counts}, their templates render{where}")
     return OK
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from alerter import __version__
 from alerter.cli import main
 
 SHIPPED_RULES = Path(__file__).resolve().parents[1] / "rules"
+SHIPPED_TEMPLATES = SHIPPED_RULES.parent / "templates"
 
 CALENDARS = """\
 calendars:
@@ -92,10 +94,12 @@ SNAPSHOT = {
 
 @pytest.fixture(autouse=True)
 def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run each command from an empty folder with no ALERTER_* settings, as on a fresh host."""
+    """Run each command from an empty folder with no ALERTER_* settings but the shipped
+    templates, as on a fresh host."""
     for name in list(os.environ):
         if name.startswith("ALERTER_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("ALERTER_TEMPLATES_DIR", str(SHIPPED_TEMPLATES))
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -169,7 +173,39 @@ class TestCheck:
         """Without paths, ``check`` reads ALERTER_RULES_DIR."""
         monkeypatch.setenv("ALERTER_RULES_DIR", str(rules))
         assert main(["check"]) == 0
-        assert capsys.readouterr().out == "ok: 1 rule(s), 1 calendar(s)\n"
+        assert capsys.readouterr().out == "ok: 1 rule(s), 1 calendar(s), their templates render\n"
+
+    def test_misspelt_template_variable(
+        self,
+        rules: Path,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """A template reading an undefined variable fails ``check`` at the rule's template line,
+        naming the template file and its line."""
+        templates = tmp_path / "templates"
+        shutil.copytree(SHIPPED_TEMPLATES, templates)
+        escalation = templates / "slack" / "escalation.md.j2"
+        escalation.write_text("Hello {{ recod.Company }}\n", encoding="utf-8")
+        monkeypatch.setenv("ALERTER_TEMPLATES_DIR", str(templates))
+        assert main(["check", str(rules)]) == 1
+        err = capsys.readouterr().err
+        rule_file = rules / "mql-first-touch.yaml"
+        assert f"{rule_file}:23: template 'escalation' (slack): 'recod' is undefined" in err
+        assert f"{escalation}:1" in err
+
+    def test_missing_templates_folder(
+        self,
+        rules: Path,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """Templates that cannot be found fail ``check`` for every rule that uses them."""
+        monkeypatch.setenv("ALERTER_TEMPLATES_DIR", str(tmp_path / "nowhere"))
+        assert main(["check", str(rules)]) == 1
+        assert "no template file" in capsys.readouterr().err
 
     def test_broken_rule(self, rules: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """A broken rule exits 1 and says ``path:line: field: message`` on stderr."""
