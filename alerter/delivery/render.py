@@ -42,6 +42,7 @@ from alerter.delivery.templates import (
     overdue_text,
     record_url,
 )
+from alerter.delivery.uses import template_uses
 from alerter.diagnostics import RuleError
 from alerter.evaluate import Evaluation, State
 from alerter.loader import RuleSet
@@ -207,36 +208,17 @@ def check_templates(ruleset: RuleSet, templates_dir: Path) -> list[RuleError]:
     errors: list[RuleError] = []
     for rule in ruleset.rules:
         source = ruleset.sources[rule.id]
-        uses: list[tuple[tuple[str | int, ...], Notify, int | None, list[Kind]]] = []
-        if rule.warning is not None:
-            uses.append((("warning", "template"), rule.warning, None, [Kind.WARNING]))
-        for index, tier in enumerate(rule.escalation):
-            kinds = [Kind.BREACH if index == 0 else Kind.ESCALATION]
-            kinds += [Kind.REPEAT] if tier.repeat_every else []
-            uses.append((("escalation", index, "template"), tier, index + 1, kinds))
         seen: set[str] = set()
-        for loc, notify, tier_number, kinds in uses:
-            for channel, note in _reachable(notify):
-                for kind in kinds:
-                    try:
-                        _render_sample(templates, rule, notify, kind, tier_number, channel)
-                    except TemplateError as exc:
-                        message = f"{exc}{note}"
-                        if message not in seen:
-                            seen.add(message)
-                            errors.append(RuleError(source.path, source.line_of(loc), message))
+        for use in template_uses(rule):
+            for kind in use.kinds:
+                try:
+                    _render_sample(templates, rule, use.notify, kind, use.tier, use.channel)
+                except TemplateError as exc:
+                    message = f"{exc}{use.note}"
+                    if message not in seen:
+                        seen.add(message)
+                        errors.append(RuleError(source.path, source.line_of(use.loc), message))
     return errors
-
-
-def _reachable(notify: Notify) -> list[tuple[Channel, str]]:
-    """The channels a notification may be rendered for, each with why when the rule does not
-    name it: routing moves some messages to the other channel."""
-    channels: list[tuple[Channel, str]] = [(channel, "") for channel in notify.via]
-    if "slack" not in notify.via:
-        channels.append(("slack", " (needed: Slack channels and the fallback are on Slack)"))
-    if "email" not in notify.via and any(r.kind != "channel" for r in notify.to):
-        channels.append(("email", " (needed: a person without a Slack account is emailed)"))
-    return channels
 
 
 def _render_sample(
