@@ -11,7 +11,8 @@ or query parameters, the token as ``Authorization: Bearer`` or a ``token`` form 
   its ``D...`` id), ``D...``, ``C...`` or ``[#]name``. Refusals, with HTTP 200 as Slack sends
   them: ``channel_not_found`` (unknown, or private without the bot), ``not_in_channel`` (public
   without the bot, and no ``chat:write.public``), ``is_archived``, ``msg_too_long`` (text over
-  40,000), ``invalid_blocks`` with Slack's ``errors`` (see :func:`_block_errors`), ``no_text``.
+  40,000), ``invalid_blocks`` with Slack's ``errors`` (see :mod:`alerter.sandbox.blockkit`),
+  ``no_text``.
   A deactivated user's id is still accepted, as Slack does (python-slack-sdk#1156).
 - Every method: ``not_authed``, ``invalid_auth``, ``account_inactive`` (a revoked token) and
   ``missing_scope`` (with ``needed`` and ``provided``).
@@ -23,16 +24,16 @@ Faults armed by tests are taken by the next matching calls, in the order armed: 
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
 
+from alerter.sandbox.blockkit import block_errors
+from alerter.sandbox.outbox import write_numbered
+from alerter.sandbox.slackwire import Refused, answer, as_received, json_reply, parse
 from alerter.sandbox.tls import HTTPSServer, Reply, Request
 
 DEFAULT_TOKEN = "xoxb-0000-fake-token"
@@ -40,7 +41,6 @@ DEFAULT_SCOPES = frozenset({"chat:write", "users:read", "users:read.email", "im:
 BOT_USER, BOT_ID = "U0ALERTER", "B0ALERTER"
 TEAM = "T0FAKE"
 MAX_TEXT = 40_000
-MAX_BLOCKS = 50
 
 _NEEDS = {
     "chat.postMessage": "chat:write",
@@ -48,10 +48,6 @@ _NEEDS = {
     "conversations.open": "im:write",
 }
 _DEFAULT_ERRORS = {429: "ratelimited", 503: "service_unavailable"}
-_TEXT_TYPES = ("plain_text", "mrkdwn")
-_CHECKED_BLOCKS = ("section", "header", "context", "actions")
-_OTHER_BLOCKS = ("divider", "image", "rich_text", "markdown", "input", "file", "video")  # unchecked
-_JSON = "application/json; charset=utf-8"
 _MESSAGE = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "team": TEAM}
 _AUTH_TEST = {"url": "https://fake.slack.com/", "team": "Fake", "user": "alerter", "team_id": TEAM}
 
@@ -95,20 +91,13 @@ class _Fault:
     seconds: float = 0.0
 
 
-class _Refused(Exception):
-    """A Slack error answer: ``{"ok": false, "error": ...}`` plus any detail fields."""
-
-    def __init__(self, error: str, **detail: Any) -> None:
-        super().__init__(error)
-        self.error, self.detail = error, detail
-
-
 class SlackFake:
     """A workspace behind HTTP on 127.0.0.1. ``start()`` binds; nothing before does I/O.
 
     ``token`` is the bot token it accepts; ``scopes`` the scopes that token has; ``outbox``, if
-    given, receives every accepted message as ``outbox/slack/NNNN.json``, numbered from 0001 after
-    any files already there (the token is never written: it travels in a header).
+    given, receives every accepted ``chat.postMessage`` as ``outbox/slack/NNNN.json``, numbered
+    in arrival order after any files already there: the JSON body as received, or for a form
+    body its fields as JSON with ``blocks`` decoded (the token is never written).
     """
 
     def __init__(
@@ -243,9 +232,9 @@ class SlackFake:
             return Reply(404, b"Not Found", "text/plain")
         method = request.path.removeprefix("/api/")
         try:
-            params, token = _parse(request)
-        except _Refused as refused:
-            return _answer(refused)
+            params, token = parse(request)
+        except Refused as refused:
+            return answer(refused)
         with self._lock:
             self._received.append(Received(method, params))
         fault = self._take_fault(method)
@@ -253,27 +242,27 @@ class SlackFake:
             return None
         if fault and fault.kind in ("ratelimit", "fail"):
             headers = {"Retry-After": str(int(fault.seconds))} if fault.status == 429 else {}
-            return _json({"ok": False, "error": fault.error}, fault.status, headers)
+            return json_reply({"ok": False, "error": fault.error}, fault.status, headers)
         if fault:  # a delay
             time.sleep(fault.seconds)
         try:
             self._authenticate(method, token)
-            return _json({"ok": True, **self._call(method, params, request.body)})
-        except _Refused as refused:
-            return _answer(refused)
+            return json_reply({"ok": True, **self._call(method, params, request)})
+        except Refused as refused:
+            return answer(refused)
 
     def _authenticate(self, method: str, token: str | None) -> None:
         if not token:
-            raise _Refused("not_authed")
+            raise Refused("not_authed")
         if token in self._revoked:
-            raise _Refused("account_inactive")
+            raise Refused("account_inactive")
         if token != self.token:
-            raise _Refused("invalid_auth")
+            raise Refused("invalid_auth")
         needed = _NEEDS.get(method)
         if needed and needed not in self.scopes:
-            raise _Refused("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+            raise Refused("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
 
-    def _call(self, method: str, params: dict[str, Any], body: bytes) -> dict[str, Any]:
+    def _call(self, method: str, params: dict[str, Any], request: Request) -> dict[str, Any]:
         if method == "auth.test":
             return {**_AUTH_TEST, "user_id": BOT_USER, "bot_id": BOT_ID}
         if method == "users.lookupByEmail":
@@ -281,21 +270,21 @@ class SlackFake:
         if method == "conversations.open":
             return {"channel": {"id": self._open(params)}}
         if method == "chat.postMessage":
-            return self._post(params, body)
-        raise _Refused("unknown_method", req_method=method)
+            return self._post(params, request)
+        raise Refused("unknown_method", req_method=method)
 
     def _user_by_email(self, email: str) -> SlackUser:
         for user in self._users.values():
             if user.email.lower() == email.strip().lower() and not user.deleted:
                 return user
-        raise _Refused("users_not_found")  # deactivated users too, as Slack documents
+        raise Refused("users_not_found")  # deactivated users too, as Slack documents
 
     def _open(self, params: dict[str, Any]) -> str:
         user = self._users.get(str(params.get("users", "")))  # "U1,U2" (a group DM): not faked
         if user is None:
-            raise _Refused("user_not_found")
+            raise Refused("user_not_found")
         if user.deleted:
-            raise _Refused("user_disabled")
+            raise Refused("user_disabled")
         return _dm_id(user.id)
 
     def _conversation(self, channel: str) -> str:
@@ -307,75 +296,35 @@ class SlackFake:
         name = channel.removeprefix("#")
         found = next((c for c in self._channels if name in (c.id, c.name)), None)
         if found is None or (found.private and not found.member):
-            raise _Refused("channel_not_found")
+            raise Refused("channel_not_found")
         if found.archived:
-            raise _Refused("is_archived")
+            raise Refused("is_archived")
         if not found.member and "chat:write.public" not in self.scopes:
-            raise _Refused("not_in_channel")
+            raise Refused("not_in_channel")
         return found.id
 
-    def _post(self, params: dict[str, Any], body: bytes) -> dict[str, Any]:
+    def _post(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         conversation = self._conversation(str(params.get("channel", "")))
         text, blocks = params.get("text"), params.get("blocks")
         if isinstance(text, str) and len(text) > MAX_TEXT:
-            raise _Refused("msg_too_long")
+            raise Refused("msg_too_long")
         if isinstance(blocks, str):  # form-encoded blocks that are not JSON
-            raise _Refused("invalid_blocks_format")
-        if blocks is not None and (errors := _block_errors(blocks)):
+            raise Refused("invalid_blocks_format")
+        if blocks is not None and (errors := block_errors(blocks)):
             messages = [f"[ERROR] {error}" for error in errors]
-            raise _Refused(
-                "invalid_blocks", errors=errors, response_metadata={"messages": messages}
-            )
+            raise Refused("invalid_blocks", errors=errors, response_metadata={"messages": messages})
         if not (isinstance(text, str) and text.strip()) and not blocks:
-            raise _Refused("no_text")
+            raise Refused("no_text")
         with self._lock:
             self._serial += 1
             ts = f"{int(self._clock())}.{self._serial:06d}"
             self._messages.append(params)
-            if self.outbox is not None:
-                self._write_outbox(params, body)
+            if self.outbox is not None:  # under the lock: file numbers follow arrival order
+                write_numbered(self.outbox / "slack", ".json", as_received(request, params))
         message = {**_MESSAGE, "ts": ts, "text": text or ""} | (
             {"blocks": blocks} if blocks else {}
         )
         return {"channel": conversation, "ts": ts, "message": message}
-
-    def _write_outbox(self, params: dict[str, Any], body: bytes) -> None:
-        """One file per message: the JSON body exactly as received (form bodies: their fields as
-        JSON). Called under the lock, so numbers never collide."""
-        assert self.outbox is not None
-        folder = self.outbox / "slack"
-        folder.mkdir(parents=True, exist_ok=True)
-        taken = [int(p.stem) for p in folder.glob("[0-9][0-9][0-9][0-9].json")]
-        content = body if body.lstrip()[:1] == b"{" else json.dumps(params, indent=2).encode()
-        (folder / f"{max(taken, default=0) + 1:04d}.json").write_bytes(content)
-
-
-# -- parsing ------------------------------------------------------------------------------------
-
-
-def _parse(request: Request) -> tuple[dict[str, Any], str | None]:
-    """The call's parameters (query, then body) and its token, as Slack reads them."""
-    params: dict[str, Any] = dict(parse_qsl(request.query, keep_blank_values=True))
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if request.body and kind == "application/json":
-        try:
-            payload = json.loads(request.body)
-        except ValueError:
-            raise _Refused("invalid_json") from None
-        if not isinstance(payload, dict):
-            raise _Refused("invalid_json")
-        params.update(payload)
-    elif request.body and kind == "application/x-www-form-urlencoded":
-        params.update(parse_qsl(request.body.decode(), keep_blank_values=True))
-    elif request.body:
-        raise _Refused("invalid_post_type" if kind else "missing_post_type")
-    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    form_token = params.pop("token", None)
-    token = bearer.strip() if scheme.lower() == "bearer" else form_token
-    if isinstance(params.get("blocks"), str):  # left a string if not JSON: invalid_blocks_format
-        with contextlib.suppress(ValueError):
-            params["blocks"] = json.loads(params["blocks"])
-    return params, token if isinstance(token, str) else None
 
 
 def _dm_id(user_id: str) -> str:
@@ -390,73 +339,3 @@ def _user_object(user: SlackUser) -> dict[str, Any]:
     name = user.name or user.email.split("@")[0]
     found = {"id": user.id, "team_id": TEAM, "name": name, "deleted": user.deleted}
     return {**found, "profile": {"email": user.email, "real_name": name}}
-
-
-def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(data).encode(), _JSON, headers or {})
-
-
-def _answer(refused: _Refused) -> Reply:
-    return _json({"ok": False, "error": refused.error, **refused.detail})
-
-
-# -- Block Kit ----------------------------------------------------------------------------------
-
-
-def _block_errors(blocks: Any) -> list[str]:
-    """Slack's ``errors`` for blocks past Block Kit's limits (empty: the blocks are fine): at
-    most 50 blocks of known types; section text 3,000 characters and at most 10 fields of 2,000;
-    header plain text 150; context at most 10 elements with text up to 3,000; actions at most 25
-    elements, a button's plain text 75 and its value 2,000. No text may be empty."""
-    if not isinstance(blocks, list):
-        return ["must provide an array [json-pointer:/blocks]"]
-    errors = [f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"]
-    errors = errors if len(blocks) > MAX_BLOCKS else []
-    for index, block in enumerate(blocks):
-        at, kind = f"/blocks/{index}", block.get("type") if isinstance(block, dict) else None
-        if not isinstance(block, dict) or kind not in _CHECKED_BLOCKS + _OTHER_BLOCKS:
-            errors.append(f"unsupported type: {kind} [json-pointer:{at}/type]")
-        elif kind == "header":
-            _text(errors, block.get("text"), 150, f"{at}/text", plain=True)
-        elif kind == "section":
-            if "text" in block or "fields" not in block:  # one of the two is required
-                _text(errors, block.get("text"), 3000, f"{at}/text")
-            fields = _items(errors, block, "fields", 10, at) if "fields" in block else []
-            for where, field in fields:
-                _text(errors, field, 2000, where)
-        elif kind in ("context", "actions"):
-            most = 10 if kind == "context" else 25
-            for where, item in _items(errors, block, "elements", most, at):
-                if item.get("type") in _TEXT_TYPES:
-                    _text(errors, item, 3000, where)
-                elif item.get("type") == "button":
-                    _text(errors, item.get("text"), 75, f"{where}/text", plain=True)
-                    _limit(errors, item.get("value"), 2000, f"{where}/value")
-    return errors
-
-
-def _items(errors: list[str], block: dict[str, Any], key: str, most: int, at: str) -> list[Any]:
-    """``(json pointer, item)`` for each object in ``block[key]``, after checking its length."""
-    items = block.get(key)
-    if not isinstance(items, list) or not items:
-        errors.append(f"must provide an array with at least 1 item [json-pointer:{at}/{key}]")
-        return []
-    if len(items) > most:
-        errors.append(f"no more than {most} items allowed [json-pointer:{at}/{key}]")
-    return [(f"{at}/{key}/{n}", item) for n, item in enumerate(items) if isinstance(item, dict)]
-
-
-def _text(errors: list[str], obj: Any, limit: int, at: str, *, plain: bool = False) -> None:
-    if not isinstance(obj, dict):
-        errors.append(f"must provide an object [json-pointer:{at}]")
-    elif obj.get("type") not in (("plain_text",) if plain else _TEXT_TYPES):
-        errors.append(f"must be a valid enum value [json-pointer:{at}/type]")
-    elif not isinstance(obj.get("text"), str) or not obj["text"]:
-        errors.append(f"must be more than 0 characters [json-pointer:{at}/text]")
-    else:
-        _limit(errors, obj["text"], limit, f"{at}/text")
-
-
-def _limit(errors: list[str], value: Any, limit: int, at: str) -> None:
-    if isinstance(value, str) and len(value) > limit:
-        errors.append(f"must be less than {limit + 1} characters [json-pointer:{at}]")

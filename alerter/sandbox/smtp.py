@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 from pydantic import SecretStr
 
+from alerter.sandbox.outbox import write_numbered
 from alerter.sandbox.tls import LocalCertificate
 from alerter.settings import SmtpSettings
 
@@ -64,7 +65,8 @@ class SmtpSink:
     connect, STARTTLS offered and required before anything else), ``"ssl"`` (TLS from the first
     byte) or ``"none"``. With a ``username`` the sink refuses mail until the client logs in
     (PLAIN or LOGIN; wrong credentials get 535). With an ``outbox`` every accepted message is
-    also written to ``outbox/mail/0001.eml``, ``0002.eml``, ... as the raw bytes received.
+    also written to ``outbox/mail/NNNN.eml`` as the raw bytes received, numbered in arrival
+    order after any files already there (see :mod:`alerter.sandbox.outbox`).
     A connection idle for ``idle_timeout`` seconds is closed, as real servers do.
     """
 
@@ -114,8 +116,6 @@ class SmtpSink:
             authenticator=self._authenticate if self.username is not None else None,
             timeout=self.idle_timeout,
         )
-        if self.outbox is not None:
-            (self.outbox / "mail").mkdir(parents=True, exist_ok=True)
         try:
             controller.start()
         except BaseException:
@@ -231,8 +231,8 @@ class SmtpSink:
         with self._lock:
             self._messages.append(Received(mail_from, tuple(rcpt_tos), raw, parsed))
             number = len(self._messages)
-            if self.outbox is not None:
-                (self.outbox / "mail" / f"{number:04d}.eml").write_bytes(raw)
+            if self.outbox is not None:  # under the lock: file numbers follow arrival order
+                write_numbered(self.outbox / "mail", ".eml", raw)
         return number
 
     def _authenticate(
