@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -14,6 +15,8 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from alerter.conditions import FieldCondition
+from alerter.delivery.templates import Templates
+from alerter.delivery.uses import template_fields
 from alerter.demo import DEMO_AT, demo_snapshot_path
 from alerter.errors import ConfigurationError, SourceError
 from alerter.evaluate import Evaluation, evaluate
@@ -30,6 +33,8 @@ from alerter.source.salesforce import SalesforceSource
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 SHIPPED = load_rules([RULES_DIR]).rules
+SHIPPED_BY_ID = {rule.id: rule for rule in SHIPPED}
+TEMPLATES = Templates(RULES_DIR.parent / "templates")
 PASSWORD, TOKEN, SECRET = "pa55-word-XYZ", "tok-ABC-123", "consumer-secret-QRS"
 
 
@@ -179,6 +184,24 @@ class TestLivePass:
         users = {u["Id"] for u in result.owners.records("User")}
         assert users == {"005000000000AL1", "005000000000BB1", "005000000000MG1", "005000000000VP1"}
         assert [g["Id"] for g in result.owners.records("Group")] == ["00G000000000IQ1"]
+
+    def test_fields_messages_show_are_selected(self, emulator: SalesforceEmulator) -> None:
+        """Fields the templates read come back with the records; one the org lacks is left
+        out of the query instead of failing the rule."""
+        shown = {"mql-first-touch": template_fields(SHIPPED_BY_ID["mql-first-touch"], TEMPLATES)}
+        assert "Company" in shown["mql-first-touch"]
+        shown["mql-first-touch"] |= {"Industry_Segment__c", "Owner.Email"}
+        rule = [SHIPPED_BY_ID["mql-first-touch"]]
+        result = evaluate_live(rule, connect(emulator), DEMO_AT, shown=shown)
+        assert result.error is None
+        assert not result.disabled
+        companies = {e.fields.get("Company") for e in result.evaluations}
+        assert None not in companies
+        assert len(companies) > 1
+        soql = next(parse_qs(r.query)["q"][0] for r in emulator.requests if "q=" in r.query)
+        assert "Company" in soql
+        assert "Owner.Email" in soql
+        assert "Industry_Segment__c" not in soql
 
     def test_targeted_recheck(self, emulator: SalesforceEmulator) -> None:
         """Given Ids, only those records are read and evaluated."""

@@ -8,7 +8,7 @@ so. A pass that stopped with an error is incomplete: its evaluations cover only 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,11 +43,13 @@ def evaluate_live(
     now: datetime,
     ids: Sequence[str] = (),
     sink: Callable[[Evaluation], None] | None = None,
+    shown: Mapping[str, Iterable[str]] | None = None,
 ) -> LivePass:
     """Evaluate the rules against the org at ``now`` (only records ``ids`` if given).
 
     Records are read page by page and dropped once evaluated; evaluations go to ``sink`` as they
     come, or are collected in the result when there is none (memory then grows with them).
+    ``shown`` maps a rule id to the fields its messages show (``uses.template_fields``).
     """
     result = LivePass()
     take = sink or result.evaluations.append
@@ -57,9 +59,8 @@ def evaluate_live(
         for rule in rules:
             source.check_budget()
             try:
-                for evaluation in evaluate_rule(
-                    rule, source.rule_records(rule, now, ids), _NO_LOOKUPS, now
-                ):
+                records = source.rule_records(rule, now, ids, (shown or {}).get(rule.id, ()))
+                for evaluation in evaluate_rule(rule, records, _NO_LOOKUPS, now):
                     if evaluation.owner_id:
                         owner_ids.add(evaluation.owner_id)
                     take(evaluation)

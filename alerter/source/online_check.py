@@ -57,7 +57,7 @@ def _problems(rule: Rule, source: SalesforceSource) -> Iterable[tuple[Loc, str]]
         if (ref.object, ref.path.casefold()) in seen:
             continue
         seen.add((ref.object, ref.path.casefold()))
-        problem = missing(source, ref.object, ref.path)
+        problem = source.lacks(ref.object, ref.path)
         if problem:
             yield ref.loc, problem
     children = {
@@ -67,24 +67,3 @@ def _problems(rule: Rule, source: SalesforceSource) -> Iterable[tuple[Loc, str]]
     for name, loc in needed_children.items():
         if name not in children:
             yield loc, f"{rule.object} has no child relationship {name}"
-
-
-def missing(source: SalesforceSource, object_name: str, path: str) -> str | None:
-    """Why ``path`` (``Field`` or ``Parent.Field``) does not exist on the object, or None."""
-    objects = [object_name]
-    *parents, last = path.split(".")
-    for part in parents:
-        targets: list[str] = []
-        for name in objects:
-            fields = source.describe(name).get("fields", [])
-            for field in fields:
-                if str(field.get("relationshipName") or "").casefold() == part.casefold():
-                    targets += list(field.get("referenceTo") or [])
-        if not targets:
-            return f"{' or '.join(objects)} has no relationship {part} (in {path})"
-        objects = targets
-    for name in objects:
-        names = {str(f.get("name")).casefold() for f in source.describe(name).get("fields", [])}
-        if last.casefold() in names:
-            return None
-    return f"{' or '.join(objects)} has no field {last}"

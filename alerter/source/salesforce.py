@@ -9,7 +9,7 @@ and of the org's remaining daily allowance, and turns the client's exceptions in
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -100,18 +100,23 @@ class SalesforceSource:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def rule_records(self, rule: Rule, now: datetime, ids: Sequence[str] = ()) -> Iterator[Record]:
+    def rule_records(
+        self, rule: Rule, now: datetime, ids: Sequence[str] = (), shown: Iterable[str] = ()
+    ) -> Iterator[Record]:
         """The rule's records with their touches, streamed page by page (only ``ids`` if given,
-        in chunks)."""
+        in chunks). ``shown`` are fields messages show (``Company``, ``Owner.Title``): those
+        the org has are selected too; one it lacks is left out (and shows empty) rather than
+        failing the rule's query."""
         try:
             types = self.field_types(rule.object)
+            extra = [path for path in shown if self.lacks(rule.object, path) is None]
         except SourceError as exc:
             if exc.retryable:
                 raise
             raise RuleQueryError(rule.id, str(exc)) from None
         chunks = [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)] if ids else [()]
         for chunk in chunks:
-            soql = rule_query(rule, now, ids=chunk, field_types=types)
+            soql = rule_query(rule, now, ids=chunk, field_types=types, shown=extra)
             yield from self._query(soql, rule_id=rule.id)
 
     def records_by_id(
@@ -150,6 +155,26 @@ class SalesforceSource:
     def field_types(self, object_name: str) -> FieldTypes:
         """Field name -> type for an object (plain fields only)."""
         return {f["name"]: f["type"] for f in self.describe(object_name).get("fields", [])}
+
+    def lacks(self, object_name: str, path: str) -> str | None:
+        """Why ``path`` (``Field`` or ``Parent.Field``) does not exist on the object, or None."""
+        objects = [object_name]
+        *parents, last = path.split(".")
+        for part in parents:
+            targets: list[str] = []
+            for name in objects:
+                fields = self.describe(name).get("fields", [])
+                for field in fields:
+                    if str(field.get("relationshipName") or "").casefold() == part.casefold():
+                        targets += list(field.get("referenceTo") or [])
+            if not targets:
+                return f"{' or '.join(objects)} has no relationship {part} (in {path})"
+            objects = targets
+        for name in objects:
+            names = {str(f.get("name")).casefold() for f in self.describe(name).get("fields", [])}
+            if last.casefold() in names:
+                return None
+        return f"{' or '.join(objects)} has no field {last}"
 
     # -- budget -----------------------------------------------------------------------------
 

@@ -46,12 +46,13 @@ def rule_query(
     *,
     ids: Sequence[str] = (),
     field_types: FieldTypes | None = None,
+    shown: Iterable[str] = (),
 ) -> str:
-    """The SOQL that fetches a rule's records with their touches; with ``ids``, only those."""
+    """The SOQL that fetches a rule's records with their touches; with ``ids``, only those.
+    ``shown`` adds fields messages show."""
     types = field_types or {}
-    fields = _unique(
-        [*RECORD_FIELDS, *(ref.path for ref in field_refs(rule) if ref.object == rule.object)]
-    )
+    own = (ref.path for ref in field_refs(rule) if ref.object == rule.object)
+    fields = _unique([*RECORD_FIELDS, *own, *shown])
     touched = rule.clock.touched_by
     newest_first = rule.clock.starts_at.last_touch  # only the latest touch matters
     for kind, spec in (("Task", touched.tasks), ("Event", touched.events)):
