@@ -178,6 +178,12 @@ class Org:
                 values["Name"] = _full_name({**record, **values})
             self._records.change(sobject.name, record, values)
 
+    def records(self, object_name: str) -> list[dict[str, Any]]:
+        """A copy of one object's current records (flat: parents by Id), without a query: for
+        seeding the other fakes, e.g. Slack users from ``User`` rows."""
+        with self._lock:
+            return [copy.deepcopy(dict(row)) for row in self._records.rows(object_name)]
+
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """A copy of the current data: the seeded objects and any object written since."""
         with self._lock:
