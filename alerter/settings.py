@@ -6,11 +6,14 @@ log line or a repr never shows them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alerter.durations import parse_duration
 
 
 class SalesforceSettings(BaseModel):
@@ -68,6 +71,38 @@ class SmtpSettings(BaseModel):
     timeout: float = Field(30.0, gt=0)
 
 
+def _wall_duration(value: Any) -> Any:
+    """``24h``, ``5m``, ``90s`` or a number of seconds: environment variables are strings."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    duration = parse_duration(value)
+    if duration.business:
+        raise ValueError("give wall-clock time here (24h, 5m), not business time")
+    return duration.amount
+
+
+WallDuration = Annotated[timedelta, BeforeValidator(_wall_duration)]
+
+
+class OutboxSettings(BaseModel):
+    """How hard the outbox tries before it gives a notification up as failed."""
+
+    max_attempts: int = Field(8, ge=1)
+    """Sends tried before a retryable failure becomes final."""
+    max_age: WallDuration = Field(timedelta(hours=24), gt=timedelta(0))
+    """A notification still unsent this long after it became due fails: late news is noise."""
+    retry_base: float = Field(30.0, gt=0)
+    """Back-off base in seconds: retry n waits between half and all of base x 2^(n-1)."""
+    retry_max: float = Field(3600.0, gt=0)
+    """The longest wait between two tries, in seconds."""
+    stale_after: WallDuration = Field(timedelta(minutes=5), gt=timedelta(0))
+    """A notification claimed this long ago and never marked was lost in a crash: re-queue it."""
+
+
 class Settings(BaseSettings):
     """Every setting of the service; the README's table documents each one."""
 
@@ -86,3 +121,6 @@ class Settings(BaseSettings):
     salesforce: SalesforceSettings = SalesforceSettings()
     slack: SlackSettings = SlackSettings()
     smtp: SmtpSettings = SmtpSettings()
+    state_url: str = "sqlite:///alerter.db"
+    """The ledger database (may hold a password: log it through ``alerter.ledger.masked``)."""
+    outbox: OutboxSettings = OutboxSettings()
