@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import signal
+import smtplib
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
 from alerter.cli import main
 from alerter.demo import DEMO_AT, demo_snapshot_path
@@ -21,12 +29,38 @@ from alerter.sandbox.server import SalesforceEmulator
 
 SHIPPED_RULES = Path(__file__).resolve().parents[1] / "rules"
 AT = DEMO_AT.isoformat()
+ALERTER = (sys.executable, "-m", "alerter")
+BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Acme* is waiting"}}]
 
 
 def environment(lines: list[str]) -> dict[str, str]:
     """``export NAME=value`` lines as a mapping (values as the shell would unquote them)."""
     pairs = (line.removeprefix("export ").split("=", 1) for line in lines)
-    return {name: value.strip("'") for name, value in pairs}
+    return {name: "".join(shlex.split(value)) for name, value in pairs}
+
+
+def serve(*options: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """``alerter sandbox serve`` on the demo org as another process, and the settings it printed
+    before its ``# ready`` line."""
+    server = subprocess.Popen(
+        [*ALERTER, "sandbox", "serve", "--data", str(demo_snapshot_path()), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    lines = []
+    while (line := server.stdout.readline().strip()) not in ("# ready", ""):
+        lines.append(line)
+    assert line == "# ready", "sandbox serve ended before it was ready"
+    return server, environment(lines)
+
+
+def stop(server: subprocess.Popen[str], signum: signal.Signals) -> str:
+    """Send ``signum``, wait for the exit, and return what the server wrote to stderr."""
+    server.send_signal(signum)
+    _, errors = server.communicate(timeout=10)  # reaps the process and closes its pipes
+    return errors
 
 
 @pytest.fixture
@@ -109,22 +143,14 @@ class TestSandboxCommands:
         assert first.read_bytes() == second.read_bytes()
         assert len(Snapshot.read(first).records("Lead")) == 60
 
-    def test_serve_prints_settings_that_work(self, tmp_path: Path) -> None:
-        """``sandbox serve`` runs until stopped and prints export lines another process uses."""
-        command = [sys.executable, "-m", "alerter"]
-        server = subprocess.Popen(
-            [*command, "sandbox", "serve", "--data", str(demo_snapshot_path())],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+    def test_serve_prints_settings_that_work(self) -> None:
+        """``sandbox serve`` runs until SIGTERM and prints export lines another process uses."""
+        server, settings = serve()
         try:
-            assert server.stdout is not None
-            lines = [server.stdout.readline().strip() for _ in range(7)]
-            env = {**os.environ, **environment(lines), "ALERTER_LOG_FORMAT": "json"}
+            env = {**os.environ, **settings, "ALERTER_LOG_FORMAT": "json"}
             preview = subprocess.run(
                 [
-                    *command,
+                    *ALERTER,
                     "preview",
                     "--rules",
                     str(SHIPPED_RULES),
@@ -142,8 +168,8 @@ class TestSandboxCommands:
                 check=False,
             )
         finally:
-            server.terminate()
-            server.communicate(timeout=10)  # reaps the process and closes its pipe
+            errors = stop(server, signal.SIGTERM)
+        assert (server.returncode, errors.splitlines()[-1]) == (0, "# stopped")
         assert preview.returncode == 0, preview.stderr
         assert {row["name"] for row in json.loads(preview.stdout)} == {
             "Hedy Lamarr",
@@ -153,3 +179,54 @@ class TestSandboxCommands:
             "Linus Torvalds",
             "Grace Hopper",
         }
+
+    def test_serve_prints_slack_and_smtp_settings(self) -> None:
+        """Besides Salesforce, the export lines name the Slack fake and the STARTTLS sink."""
+        server, settings = serve()
+        stop(server, signal.SIGTERM)
+        assert settings["ALERTER_SLACK__BASE_URL"].endswith("/api/")
+        assert settings["ALERTER_SMTP__SECURITY"] == "starttls"
+        assert {name.split("__")[0] for name in settings} == {
+            "ALERTER_SALESFORCE",
+            "ALERTER_SLACK",
+            "ALERTER_SMTP",
+        }
+
+    def test_serve_outbox_keeps_what_slack_and_smtp_received(self, tmp_path: Path) -> None:
+        """With ``--outbox``, a Slack post and an email sent through the printed settings land
+        in DIR/slack/0001.json (the body as sent) and DIR/mail/0001.eml; SIGINT stops it."""
+        outbox = tmp_path / "outbox"
+        server, env = serve("--outbox", str(outbox))
+        try:
+            slack = WebClient(
+                token=env["ALERTER_SLACK__TOKEN"], base_url=env["ALERTER_SLACK__BASE_URL"]
+            )
+            rep = slack.users_lookupByEmail(email="maria@example.com")["user"]["id"]
+            slack.chat_postMessage(channel=rep, text="Lead waiting", blocks=BLOCKS)
+            mail = EmailMessage()
+            mail["From"], mail["To"] = env["ALERTER_SMTP__FROM"], "maria@example.com"
+            mail["Subject"] = "Lead waiting 2 hours"
+            mail.set_content("Acme has not been touched.\n")
+            tls = ssl.create_default_context(cafile=env["ALERTER_SMTP__CA_BUNDLE"])
+            with smtplib.SMTP(
+                env["ALERTER_SMTP__HOST"], int(env["ALERTER_SMTP__PORT"]), timeout=10
+            ) as smtp:
+                smtp.starttls(context=tls)
+                smtp.login(env["ALERTER_SMTP__USERNAME"], env["ALERTER_SMTP__PASSWORD"])
+                smtp.send_message(mail)
+        finally:
+            errors = stop(server, signal.SIGINT)
+        assert (server.returncode, errors.splitlines()[-1]) == (0, "# stopped")
+        assert sorted(p.relative_to(outbox).as_posix() for p in outbox.rglob("*.*")) == [
+            "mail/0001.eml",
+            "slack/0001.json",
+        ]
+        posted = json.loads((outbox / "slack" / "0001.json").read_bytes())
+        assert posted == {"channel": rep, "text": "Lead waiting", "blocks": BLOCKS}
+        received = BytesParser(policy=policy.default).parsebytes(
+            (outbox / "mail" / "0001.eml").read_bytes()
+        )
+        assert (received["Subject"], received["To"]) == (
+            "Lead waiting 2 hours",
+            "maria@example.com",
+        )
