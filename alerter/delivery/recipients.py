@@ -164,6 +164,24 @@ def resolve(notification: Notification, directory: Directory) -> Address:
     return _to_role(notification.evaluation, recipient.kind, channel, directory)
 
 
+def addresses(notification: Notification, directory: Directory) -> tuple[Address, ...]:
+    """Where to try a notification, in order: its address, then after a permanent failure
+    (a deactivated Slack account, a bounced address) the same person by email when Slack
+    failed, then the fallback channel. Raises RoutingError when there is not even one."""
+    first = resolve(notification, directory)
+    chain = [first]
+    if first.channel == "slack" and not first.fallback and notification.recipient.kind != "channel":
+        try:
+            by_email = resolve(replace(notification, channel="email"), directory)
+        except RoutingError:
+            by_email = first
+        if by_email.channel == "email":
+            chain.append(replace(by_email, reason=f"{by_email.reason}, as Slack failed"))
+    if not first.fallback and directory.fallback_channel:
+        chain.append(_fallback(f"{first.reason}, but that failed", directory))
+    return tuple(chain)
+
+
 def owner_of(evaluation: Evaluation, lookups: Snapshot) -> Owner:
     """The record's owner for messages: the User or queue, else what the record says."""
     owner_id = evaluation.owner_id
