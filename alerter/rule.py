@@ -250,6 +250,24 @@ def _calendar(value: Any, info: ValidationInfo) -> Any:
     return calendars[value]
 
 
+class Resolved(_Strict):
+    """A "resolved" message to everyone told of a breach, once the record is touched or leaves
+    the rule (``resolved: true`` or ``resolved: {template: ...}``)."""
+
+    template: Slug = "resolved"
+
+
+def _resolved_flag(value: Any) -> Any:
+    """``resolved: true`` means the default template; ``false`` or absent means no message."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    if value is not None and not isinstance(value, dict | Resolved):
+        raise ValueError("write true, false, or template: <name>")
+    return value
+
+
 class Rule(_Strict):
     """One SLA rule, as written in one file of ``rules/``."""
 
@@ -266,6 +284,7 @@ class Rule(_Strict):
     warning: Warning | None = None
     escalation: tuple[Tier, ...] = Field(min_length=1)
     quiet_hours: QuietHours = "calendar"
+    resolved: Annotated[Resolved | None, BeforeValidator(_resolved_flag)] = None
     digest: bool = True
 
     @field_validator("object")

@@ -46,6 +46,8 @@ class Notification:
     channel: Channel
     template: str
     tier: int | None = None
+    items: tuple[Notification, ...] = ()
+    """For a summary (``Kind.SUMMARY``): the notifications it folds, listed in the message."""
 
 
 @dataclass(frozen=True)
