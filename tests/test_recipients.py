@@ -9,6 +9,7 @@ channel.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from helpers import utc
 
 from alerter.delivery.model import Address, DeliveryError, Kind, Notification
+from alerter.delivery.people import people_of, with_people
 from alerter.delivery.recipients import (
     Directory,
     Owner,
@@ -450,3 +452,40 @@ class TestOwnerOf:
     def test_unknown_owner_shows_the_id(self) -> None:
         """Without lookups the owner's Id stands in for the name."""
         assert owner_of(evaluation(), Snapshot({})).name == AL
+
+
+class TestCarriedPeople:
+    """The owner's chain travels inside the notification, so a send long after the pass (a
+    restart, quiet hours) routes as the pass would have."""
+
+    @pytest.mark.parametrize("owner", [AL, BB, CM, DD, NS, XG, IL, INBOUND, OVERFLOW, None])
+    @pytest.mark.parametrize("to", ["owner", "manager", "skip_level_manager"])
+    def test_routes_as_with_the_pass_lookups(self, owner: str | None, to: str) -> None:
+        """Every routing case gives the same address from the carried chain alone."""
+        carried = with_people(evaluation(owner), LOOKUPS)
+        for via in ("slack", "email"):
+            n = notification(to, via, owner)
+            expected = _address_or_error(n, directory())
+            alone = directory(lookups=people_of(carried))
+            assert _address_or_error(replace(n, evaluation=carried), alone) == expected
+
+    def test_chain_is_nested_like_salesforce(self) -> None:
+        """The owner, manager and skip-level manager nest as ``Owner.Manager.Manager``."""
+        fields = with_people(evaluation(AL), LOOKUPS).fields
+        assert fields["Owner"]["Name"] == "Alice Chen"
+        assert fields["Owner"]["Manager"]["Name"] == "Maria Garcia"
+        assert fields["Owner"]["Manager"]["Manager"]["Name"] == "Victor Vance"
+        assert "Manager" not in fields["Owner"]["Manager"]["Manager"]
+
+    def test_unknown_owner_is_left_alone(self) -> None:
+        """An owner the lookups do not know adds nothing."""
+        plain = evaluation("005000000000ZZ1")
+        assert with_people(plain, LOOKUPS) is plain
+        assert people_of(plain).records("User") == []
+
+
+def _address_or_error(n: Notification, d: Directory) -> Address | str:
+    try:
+        return resolve(n, d)
+    except RoutingError as error:
+        return str(error)
