@@ -1,0 +1,1 @@
+"""The alert ledger: what was decided, sent, failed and silenced, and the outbox to send from."""
