@@ -39,7 +39,6 @@ def apply_budget(
     candidates: Sequence[tuple[datetime, Decided]],
     recent: Mapping[str, int],
     budget_per_hour: int,
-    now: datetime,
 ) -> list[Decided]:
     """Queue candidates (each with the moment it came due) within the budget, fold the rest,
     and add one summary per (budget key, channel) that folded any. Silenced candidates pass
@@ -60,7 +59,6 @@ def apply_budget(
         over = replace(
             decided,
             status=Status.FOLDED,
-            not_before=now,
             reason=f"{decided.reason}; folded into a summary: over the budget of "
             f"{budget_per_hour} an hour for {key}",
         )
@@ -81,7 +79,6 @@ def summary(items: Sequence[Decided], key: str, budget_per_hour: int) -> Decided
         kind=Kind.SUMMARY,
         template=SUMMARY_TEMPLATE,
         tier=None,
-        items=notifications,
     )
     return Decided(
         episode=None,

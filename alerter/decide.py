@@ -115,7 +115,7 @@ def decide(
     return Decision(
         opened=tuple(plan.opened),
         updated=tuple(plan.updated),
-        notify=tuple(apply_budget(plan.candidates, view.recent, budget_per_hour, now)),
+        notify=tuple(apply_budget(plan.candidates, view.recent, budget_per_hour)),
         close=tuple(plan.close),
         release=tuple(plan.release),
         cancel=tuple(plan.cancel),

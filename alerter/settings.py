@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     templates_dir: Path = Path("templates")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "console", "json"] = "auto"
+    budget_per_hour: int = Field(10, ge=1)
+    """At most this many messages an hour to one person or place; the excess is folded into
+    one summary message per cycle."""
     salesforce: SalesforceSettings = SalesforceSettings()
     slack: SlackSettings = SlackSettings()
     smtp: SmtpSettings = SmtpSettings()

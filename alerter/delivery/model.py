@@ -46,8 +46,6 @@ class Notification:
     channel: Channel
     template: str
     tier: int | None = None
-    items: tuple[Notification, ...] = ()
-    """For a summary (``Kind.SUMMARY``): the notifications it folds, listed in the message."""
 
 
 @dataclass(frozen=True)
