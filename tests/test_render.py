@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from alerter.delivery.model import Address, EmailMessage, Kind, Notification, SlackMessage
 from alerter.delivery.mrkdwn import clip, fit_lines
 from alerter.delivery.recipients import Owner
-from alerter.delivery.render import check_templates, render
+from alerter.delivery.render import check_templates, message_context, render
 from alerter.delivery.templates import TemplateError, Templates
 from alerter.evaluate import Evaluation
 from alerter.loader import load_rules
@@ -112,6 +112,14 @@ def texts(message: SlackMessage) -> list[dict[str, Any]]:
 
     walk(message.blocks)
     return found
+
+
+def summary_files(templates: Path) -> None:
+    """Write a plain summary template for both channels (every rule can reach it)."""
+    for file in ("slack/summary.md.j2", "email/summary.subject.j2", "email/summary.txt.j2"):
+        (templates / file).parent.mkdir(parents=True, exist_ok=True)
+        (templates / file).write_text("{{ items | length }}")
+    (templates / "email" / "summary.html.j2").write_text("{{ items | length }}")
 
 
 class TestShippedTemplates:
@@ -361,6 +369,7 @@ class TestCheckTemplates:
         (templates / "slack").mkdir(parents=True)
         (templates / "slack" / "nudge.md.j2").write_text("Hi\n{{ recod.Name }}")
         (templates / "slack" / "due-soon.md.j2").write_text("ok")
+        summary_files(templates)
         ruleset = load_rules([rules])
         assert ruleset.errors == ()
         found = [str(error) for error in check_templates(ruleset, templates)]
@@ -387,6 +396,7 @@ class TestCheckTemplates:
             (templates / "slack" / f"{name}.md.j2").write_text("ok")
         nudge = '{% if kind == "repeat" %}{{ agian }}{% endif %}'
         (templates / "slack" / "nudge.md.j2").write_text(nudge)
+        summary_files(templates)
         found = [e.message for e in check_templates(load_rules([rules]), templates)]
         assert found == [
             f"template 'nudge' (slack): 'agian' is undefined ({templates}/slack/nudge.md.j2:1)"
@@ -401,6 +411,95 @@ class TestCheckTemplates:
         (templates / "email").mkdir(parents=True)
         for part in ("subject", "txt", "html"):
             (templates / "email" / f"nudge.{part}.j2").write_text("{{ rule.title }}")
+        summary_files(templates)
         (error,) = check_templates(load_rules([rules]), templates)
         assert error.line == 9
         assert error.message.endswith("(needed: Slack channels and the fallback are on Slack)")
+
+
+class TestSummary:
+    def folded(self, count: int, **fields: Any) -> tuple[Notification, ...]:
+        """``count`` breach notifications about the MQL lead (as the budget folds them)."""
+        return tuple(notify(mql(**fields), "nudge", "slack") for _ in range(count))
+
+    def summary(self, channel: str, items: tuple[Notification, ...]) -> Any:
+        first = replace(items[0], kind=Kind.SUMMARY, template="summary", tier=None)
+        return render(
+            replace(first, channel=channel),
+            TO_ALICE[channel],
+            templates=TEMPLATES,
+            instance_url=INSTANCE,
+            now=NOW,
+            owner=ALICE,
+            items=items,
+        )
+
+    def test_slack_lists_every_item(self) -> None:
+        """A Slack summary says how many, and links each lead with how late it is and why."""
+        message = self.summary("slack", self.folded(3))
+        body = message.blocks[1]["text"]["text"]
+        assert message.blocks[0]["text"]["text"] == "3 more leads need attention"
+        assert body.count(f"<{URL}|Ada Lovelace>* is 1 h 5 min overdue: New MQL") == 3
+        assert [b["type"] for b in message.blocks] == ["header", "section", "context"]
+
+    def test_email_lists_every_item(self) -> None:
+        """An email summary lists each lead with its link, in text and HTML."""
+        message = self.summary("email", self.folded(2))
+        assert message.subject == "2 more leads need attention"
+        assert message.text.count(URL) == 2
+        assert message.html.count(f'<a href="{URL}">Ada Lovelace</a>') == 2
+
+    def test_lead_data_is_inert(self) -> None:
+        """A lead named like a mention pings nobody in a summary either."""
+        message = self.summary("slack", self.folded(1, FirstName="<!channel>", LastName="x"))
+        assert "<!channel>" not in everything(message)
+        assert "&lt;!channel&gt; x" in message.blocks[1]["text"]["text"]
+
+    def test_other_messages_see_no_items(self) -> None:
+        """Outside a summary, ``items`` is an empty list (a template may test it)."""
+        context = message_context(
+            notify(mql(), "nudge", "slack"), TO_ALICE["slack"], instance_url=INSTANCE, now=NOW
+        )
+        assert context["items"] == []
+
+
+class TestCheckResolvedAndSummary:
+    def test_broken_summary_is_reported_at_escalation(self, tmp_path: Path) -> None:
+        """Every rule can be folded into a summary, so a broken summary template is reported
+        at the rule's escalation line, saying why it is needed."""
+        rules, templates = tmp_path / "rules", tmp_path / "templates"
+        rules.mkdir()
+        (rules / "x.yaml").write_text(RULE.replace('to: "#leads"', "to: owner"))
+        summary_files(templates)
+        for name in ("due-soon", "nudge", "broken"):
+            (templates / "slack" / f"{name}.md.j2").write_text("ok")
+            for part in ("subject", "txt", "html"):
+                (templates / "email" / f"{name}.{part}.j2").write_text("ok")
+        (templates / "slack" / "summary.md.j2").write_text("{{ itmes }}")
+        (error,) = check_templates(load_rules([rules]), templates)
+        assert error.line == 11
+        assert error.message == (
+            f"template 'summary' (slack): 'itmes' is undefined ({templates}/slack/summary.md.j2:1)"
+            " (over the hourly budget, messages are folded into the summary template)"
+        )
+
+    def test_resolved_template_is_checked_when_asked(self, tmp_path: Path) -> None:
+        """``resolved:`` makes its template part of the check, reported at its line."""
+        rules, templates = tmp_path / "rules", tmp_path / "templates"
+        rules.mkdir()
+        text = RULE.replace('to: "#leads"', "to: owner") + "resolved: {template: done}\n"
+        (rules / "x.yaml").write_text(text)
+        summary_files(templates)
+        for name in ("due-soon", "nudge", "broken"):
+            (templates / "slack" / f"{name}.md.j2").write_text("ok")
+            for part in ("subject", "txt", "html"):
+                (templates / "email" / f"{name}.{part}.j2").write_text("ok")
+        found = [(e.line, e.message) for e in check_templates(load_rules([rules]), templates)]
+        assert found == [
+            (20, f"template 'done' (slack): no template file {templates}/slack/done.md.j2"),
+            (
+                20,
+                f"template 'done' (email): no template file {templates}/email/done.subject.j2"
+                " (needed: a person without a Slack account is emailed)",
+            ),
+        ]

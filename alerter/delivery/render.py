@@ -19,7 +19,7 @@ passes ``alerter check`` renders when it is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,13 +68,17 @@ def render(
     instance_url: str,
     now: datetime,
     owner: Owner | None = None,
+    items: Sequence[Notification] = (),
 ) -> SlackMessage | EmailMessage:
     """The message for ``address`` (by its channel, which routing may have changed from the
     notification's). ``owner`` comes from ``recipients.owner_of``; without it the record's
-    nested ``Owner`` or its owner Id is shown. Raises TemplateError."""
+    nested ``Owner`` or its owner Id is shown; ``items`` are what a summary folds. Raises
+    TemplateError."""
     context = message_context(
-        notification, address, instance_url=instance_url, now=now, owner=owner
+        notification, address, instance_url=instance_url, now=now, owner=owner, items=items
     )
+    if address.channel == "slack" and notification.kind is Kind.SUMMARY:
+        return _slack_summary(address, context, templates.slack(notification.template, context))
     if address.channel == "slack":
         return _slack(
             notification, address, context, templates.slack(notification.template, context)
@@ -96,11 +100,21 @@ def message_context(
     instance_url: str,
     now: datetime,
     owner: Owner | None = None,
+    items: Sequence[Notification] = (),
 ) -> dict[str, Any]:
     """Everything a template may use (``templates/README.md`` lists it)."""
     e = notification.evaluation
     owner = owner or owner_of(e, Snapshot({}))
     return {
+        "items": [
+            {
+                "name": item.evaluation.name,
+                "rule_title": item.rule_title,
+                "overdue": overdue_text(item.evaluation.overdue, item.evaluation.due, now),
+                "url": record_url(instance_url, item.evaluation.object, item.evaluation.record_id),
+            }
+            for item in items
+        ],
         "rule": {"id": notification.rule_id, "title": notification.rule_title},
         "record": RecordFields(e.fields),
         "evaluation": {key: getattr(e, key) for key in _EVALUATION_KEYS} | {"state": str(e.state)},
@@ -166,6 +180,21 @@ def _slack(
     return SlackMessage(target=address.target, text=clip(text, TEXT_LIMIT), blocks=blocks)
 
 
+def _slack_summary(address: Address, context: Mapping[str, Any], body: Mrkdwn) -> SlackMessage:
+    """A summary is about several records: no one record's facts or button, only the list the
+    template writes and why this recipient gets it."""
+    items: list[dict[str, Any]] = context["items"]
+    title = f"{len(items)} more {'lead needs' if len(items) == 1 else 'leads need'} attention"
+    names = ", ".join(clip(str(item["name"]), NAME_LIMIT) for item in items)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(title, HEADER_LIMIT)},
+        {"type": "section", "text": _mrkdwn(body or escape(names))},
+        {"type": "context", "elements": [_mrkdwn(f"*Sent to:* {escape(address.reason)}")]},
+    ]
+    text = f"{escape(title)}: {escape(names)}"
+    return SlackMessage(target=address.target, text=clip(text, TEXT_LIMIT), blocks=blocks)
+
+
 def _plain(text: str, limit: int) -> dict[str, Any]:
     """A plain_text object: Slack shows it as typed, so it is cut but not escaped."""
     return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
@@ -224,7 +253,7 @@ def check_templates(ruleset: RuleSet, templates_dir: Path) -> list[RuleError]:
 def _render_sample(
     templates: Templates, rule: Rule, notify: Notify, kind: Kind, tier: int | None, channel: Channel
 ) -> None:
-    warning = kind is Kind.WARNING
+    warning, resolved = kind is Kind.WARNING, kind is Kind.RESOLVED
     late = timedelta(hours=1, minutes=5)
     due = SAMPLE_NOW + timedelta(minutes=10) if warning else SAMPLE_NOW - late
     evaluation = Evaluation(
@@ -233,7 +262,7 @@ def _render_sample(
         record_id=_SAMPLE_FIELDS["Id"],
         name=_SAMPLE_FIELDS["Name"],
         owner_id=_SAMPLE_FIELDS["OwnerId"],
-        state=State.WARNING if warning else State.BREACHED,
+        state=State.WARNING if warning else State.STOPPED if resolved else State.BREACHED,
         clock_start=due - timedelta(hours=1),
         due=due,
         overdue=None if warning else late,
@@ -256,4 +285,5 @@ def _render_sample(
         instance_url=SAMPLE_INSTANCE,
         now=SAMPLE_NOW,
         owner=owner,
+        items=(notification, notification) if kind is Kind.SUMMARY else (),
     )

@@ -34,8 +34,12 @@ class TemplateUse:
         return self.notify.template
 
 
+SUMMARY_NOTE = " (over the hourly budget, messages are folded into the summary template)"
+
+
 def template_uses(rule: Rule) -> Iterator[TemplateUse]:
-    """Every (template, channel) the rule's warning and tiers can reach."""
+    """Every (template, channel) the rule's warning, tiers, resolved message and the budget's
+    summary can reach."""
     if rule.warning is not None:
         warning, warned = rule.warning, ("warning", "template")
         for channel, note in reachable(warning):
@@ -46,6 +50,18 @@ def template_uses(rule: Rule) -> Iterator[TemplateUse]:
         loc: Loc = ("escalation", index, "template")
         for channel, note in reachable(tier):
             yield TemplateUse(loc, tier, index + 1, kinds, channel, note)
+    told = Notify(
+        to=tuple(dict.fromkeys(r for tier in rule.escalation for r in tier.to)),
+        via=tuple(dict.fromkeys(c for tier in rule.escalation for c in tier.via)),
+        template=rule.resolved.template if rule.resolved else "summary",
+    )
+    if rule.resolved is not None:  # to whoever was told of the breach
+        for channel, note in reachable(told):
+            yield TemplateUse(("resolved", "template"), told, None, (Kind.RESOLVED,), channel, note)
+    # Anything the rule sends may be folded into a summary when someone's budget runs out.
+    summary = told.model_copy(update={"template": "summary"})
+    for channel in ("slack", "email"):
+        yield TemplateUse(("escalation",), summary, None, (Kind.SUMMARY,), channel, SUMMARY_NOTE)
 
 
 def reachable(notify: Notify) -> list[tuple[Channel, str]]:
