@@ -635,3 +635,42 @@ class TestPlainMessages:
         text = replace_lines(RULE, 5, 8, "  field: Status\n  equals: MQL\n")
         ruleset = load(tmp_path, mql_yaml=text)
         assert errors(ruleset) == [f"{tmp_path / 'mql.yaml'}:4: where: expected a list"]
+
+
+class TestResolved:
+    def test_off_by_default(self, tmp_path: Path) -> None:
+        """Without ``resolved:`` a rule sends no resolved message."""
+        (loaded,) = load(tmp_path, mql_yaml=RULE).rules
+        assert loaded.resolved is None
+
+    def test_true_uses_the_resolved_template(self, tmp_path: Path) -> None:
+        """``resolved: true`` sends the shipped ``resolved`` template."""
+        (loaded,) = load(tmp_path, mql_yaml=RULE + "resolved: true\n").rules
+        assert loaded.resolved is not None
+        assert loaded.resolved.template == "resolved"
+
+    def test_false_is_off(self, tmp_path: Path) -> None:
+        """``resolved: false`` is the same as leaving it out."""
+        (loaded,) = load(tmp_path, mql_yaml=RULE + "resolved: false\n").rules
+        assert loaded.resolved is None
+
+    def test_named_template(self, tmp_path: Path) -> None:
+        """``resolved: {template: ...}`` names another template."""
+        (loaded,) = load(tmp_path, mql_yaml=RULE + "resolved: {template: all-clear}\n").rules
+        assert loaded.resolved is not None
+        assert loaded.resolved.template == "all-clear"
+
+    def test_not_a_flag(self, tmp_path: Path) -> None:
+        """Anything else says what the key takes, at its line."""
+        ruleset = load(tmp_path, mql_yaml=RULE + "resolved: maybe\n")
+        assert errors(ruleset) == [
+            f"{tmp_path / 'mql.yaml'}:29: resolved: write true, false, or template: <name>"
+        ]
+
+    def test_misspelt_key(self, tmp_path: Path) -> None:
+        """A misspelt key inside it gets a suggestion."""
+        ruleset = load(tmp_path, mql_yaml=RULE + "resolved: {templat: all-clear}\n")
+        assert errors(ruleset) == [
+            f"{tmp_path / 'mql.yaml'}:29: resolved: unknown key 'templat' (did you mean "
+            "'template'?)"
+        ]

@@ -64,6 +64,16 @@ class TestSettings:
         with pytest.raises(ValueError, match="log_format"):
             Settings()
 
+    def test_budget_per_hour(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """The hourly budget defaults to 10, comes from ALERTER_BUDGET_PER_HOUR, and is >= 1."""
+        monkeypatch.chdir(tmp_path)
+        assert Settings().budget_per_hour == 10
+        monkeypatch.setenv("ALERTER_BUDGET_PER_HOUR", "25")
+        assert Settings().budget_per_hour == 25
+        monkeypatch.setenv("ALERTER_BUDGET_PER_HOUR", "0")
+        with pytest.raises(ValueError, match="budget_per_hour"):
+            Settings()
+
 
 @pytest.fixture(autouse=True)
 def _restore_structlog() -> Iterator[None]:
