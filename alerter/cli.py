@@ -22,6 +22,7 @@ from alerter.delivery.render import check_templates
 from alerter.demo import DEMO_AT, demo_snapshot_path
 from alerter.errors import ConfigurationError, SourceError, UsageError
 from alerter.evaluate import Evaluation, State, evaluate
+from alerter.ledger import commands as ledger_commands
 from alerter.loader import RuleSet, load_rules, rule_files
 from alerter.logs import configure_logging
 from alerter.preview import preview_rows, render_json, render_table
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     add_sandbox_commands(commands)
+    ledger_commands.register(commands)
 
     run = commands.add_parser("run", help="run the service (poll, evaluate, notify)")
     run.add_argument("--once", action="store_true", help="run one cycle and exit")
