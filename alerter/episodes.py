@@ -181,8 +181,9 @@ class Decision:
 
     ``opened`` are new episodes with the evaluation that opened them; ``updated`` refreshes the
     latest evaluation of open episodes; ``release`` are silenced notification ids to queue now
-    (their silence ended and the breach still holds); ``cancel`` are queued or silenced ids of
-    episodes closed in this decision."""
+    (their silence ended and the breach still holds); ``cancel`` are queued or silenced ids
+    never to send: those of episodes closed in this decision, and silenced ones a released
+    or newer message of the same tier and recipient supersedes (no burst after a silence)."""
 
     opened: tuple[tuple[EpisodeKey, Evaluation], ...] = ()
     updated: tuple[tuple[int, Evaluation], ...] = ()
