@@ -88,6 +88,13 @@ def _wall_duration(value: Any) -> Any:
 WallDuration = Annotated[timedelta, BeforeValidator(_wall_duration)]
 
 
+def _port_or_off(value: Any) -> Any:
+    """``off`` (or an empty variable) turns a listener off."""
+    if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+        return None
+    return value
+
+
 class OutboxSettings(BaseModel):
     """How hard the outbox tries before it gives a notification up as failed."""
 
@@ -127,3 +134,10 @@ class Settings(BaseSettings):
     state_url: str = "sqlite:///alerter.db"
     """The ledger database (may hold a password: log it through ``alerter.ledger.masked``)."""
     outbox: OutboxSettings = OutboxSettings()
+    poll_interval: WallDuration = Field(timedelta(minutes=5), gt=timedelta(0))
+    """How often every rule is polled in full (deadlines in between get wake-ups)."""
+    health_host: str = "0.0.0.0"
+    health_port: Annotated[int | None, BeforeValidator(_port_or_off)] = Field(9108, ge=0, lt=65536)
+    """Where ``/healthz`` and ``/metrics`` are served: 0 takes any free port; ``off`` none."""
+    health_max_age: WallDuration = Field(timedelta(minutes=15), gt=timedelta(0))
+    """``/healthz`` answers 503 when no poll went through for this long (or since start)."""
