@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from alerter.delivery.model import Kind
 from alerter.episodes import Closing, Decided, Decision, NotificationKey, Status
-from alerter.ledger.engine import LedgerUnavailable, make_engine
+from alerter.ledger.engine import LedgerUnavailable, make_engine, masked
 from alerter.ledger.migrate import current_revision, head_revision
 from alerter.ledger.schema import Base, EpisodeRow, NotificationRow
 from alerter.ledger.store import Ledger
@@ -299,3 +299,18 @@ class TestSqlite:
         """Only SQLite and PostgreSQL are supported."""
         with pytest.raises(LedgerUnavailable, match="unsupported database 'mysql'"):
             make_engine("mysql://u:secret@host/db")
+
+
+class TestUrls:
+    def test_passwords_are_hidden(self) -> None:
+        """A URL fit for logs has its password masked."""
+        url = "postgresql+psycopg://alerter:s3cret@db.internal:5432/alerter"
+        assert masked(url) == "postgresql+psycopg://alerter:***@db.internal:5432/alerter"
+
+    def test_ledger_url_is_masked(self, state_url: str) -> None:
+        """The ledger names its database without a password."""
+        ledger = Ledger.connect(state_url)
+        try:
+            assert ledger.url.startswith(state_url.split(":")[0])
+        finally:
+            ledger.close()

@@ -78,7 +78,13 @@ def _sqlite_engine(url: str) -> Engine:
 
 @contextmanager
 def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    A read on PostgreSQL runs in REPEATABLE READ, so its several queries (episodes, then their
+    notifications) see one snapshot; SQLite's read transaction in WAL mode already does."""
+    options: dict[str, Any] = {WRITE: write}
+    if not write and engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        session.connection(execution_options={WRITE: write})
+        session.connection(execution_options=options)
         yield session

@@ -11,6 +11,7 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -84,6 +85,7 @@ class Ledger:
         except LedgerUnavailable:
             engine.dispose()
             raise
+        structlog.get_logger().debug("ledger.connected", url=masked(url), migrated=migrate)
         return cls(engine, outbox=outbox, rng=rng)
 
     @property
