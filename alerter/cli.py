@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import structlog
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -30,12 +29,15 @@ from alerter.records import Snapshot, SnapshotError
 from alerter.ruletests import find_test_files, run_rule_tests
 from alerter.sandbox.commands import add_sandbox_commands
 from alerter.sandbox.run import emulator_settings, running_emulator
+from alerter.service.app import Service
+from alerter.service.scheduler import Scheduler
 from alerter.settings import SalesforceSettings, Settings
 from alerter.source.live import evaluate_live
 from alerter.source.online_check import check_online
 from alerter.source.salesforce import SalesforceSource
 
 OK, RULE_ERRORS, USAGE = 0, 1, 2
+CYCLE_FAILED = 1  # run --once: the cycle could not read the org or the ledger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,11 +253,19 @@ def _show(
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    ruleset = _load([settings.rules_dir], settings)
-    _print_errors(ruleset)
-    structlog.get_logger().error(
-        "service.unavailable",
-        reason="the Salesforce source and scheduler are not built yet",
-        rules=len(ruleset.rules),
-    )
-    raise UsageError("the service needs the Salesforce source, which is not configured yet")
+    if args.once:
+        settings = settings.model_copy(update={"health_port": None})
+    service = Service(settings)
+    try:
+        service.start()
+    except ConfigurationError as exc:
+        service.stop()
+        raise UsageError(str(exc)) from None
+    try:
+        if args.once:
+            result = service.cycle()
+            return OK if result.poll.ok else CYCLE_FAILED
+        Scheduler(service).run()
+        return OK
+    finally:
+        service.stop()

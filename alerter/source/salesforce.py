@@ -98,6 +98,11 @@ class SalesforceSource:
             raise SourceError("not connected: call connect() first")
         return self._client
 
+    @property
+    def instance_url(self) -> str:
+        """``https://<instance>``, where the records' pages are (once connected)."""
+        return f"https://{self.client.sf_instance}"
+
     # -- reading ----------------------------------------------------------------------------
 
     def rule_records(

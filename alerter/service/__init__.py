@@ -1,0 +1,1 @@
+"""The running service: the cycle's steps, the scheduler that runs them, health and metrics."""
