@@ -328,8 +328,13 @@ def _last_decided(
 
 
 def _pairs(notify: Notify) -> Iterator[tuple[Recipient, Channel]]:
-    """One notification per (recipient, channel) the rule names."""
+    """One notification per (recipient, channel) the rule names; a Slack channel only once,
+    on Slack, whatever ``via`` says: it has no mailbox, and its email notification would be
+    routed to the same channel, posting the message twice."""
     for recipient in notify.to:
+        if recipient.kind == "channel":
+            yield recipient, "slack"
+            continue
         for channel in notify.via:
             yield recipient, channel
 
