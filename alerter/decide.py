@@ -206,9 +206,12 @@ def _due(
                 continue  # its first message goes now: a repeat on top would be a burst
             last = _last_decided(past, number, str(recipient), channel)
             key = NotificationKey(Kind.REPEAT, number, str(recipient), channel, count)
-            # Coalesce: only the latest due repeat, and only if nothing of this tier went to
-            # them since it came due (no burst after downtime, none twice).
-            if key not in existing and (last is None or last < repeat_at):
+            # Coalesce: only the latest due repeat, only if nothing of this tier went to them
+            # since it came due (no burst after downtime, none twice), and never sooner than
+            # an interval after the last message (a record first seen late is not repeated
+            # minutes after its first nudge).
+            recent = last is not None and (last >= repeat_at or calendar.shift(last, every) > now)
+            if key not in existing and not recent:
                 yield _Candidate(repeat_at, key, tier.template, recipient, reason)
 
 

@@ -277,12 +277,15 @@ class TestRepeats:
 
     def test_no_repeat_on_top_of_a_late_first_message(self) -> None:
         """First seen long past the deadline, the tier's first message goes alone, and the next
-        repeat waits for the one after it comes due."""
+        repeat waits a whole interval after it: not at the next slot 20 minutes later."""
         rule = make_rule(quiet_hours="none", escalation=[{"to": "owner", "repeat_every": "30m"}])
         late = DEADLINE + timedelta(hours=2, minutes=10)
         view, decisions = cycles(rule, TUESDAY_MQL, [late, late + timedelta(minutes=15)])
-        after = run(rule, TUESDAY_MQL, DEADLINE + timedelta(hours=2, minutes=30), view)
+        slot = run(rule, TUESDAY_MQL, DEADLINE + timedelta(hours=2, minutes=30), view)
+        early = run(rule, TUESDAY_MQL, late + timedelta(minutes=29, seconds=59), view)
+        after = run(rule, TUESDAY_MQL, late + timedelta(minutes=30), view)
         assert [keys(d) for d in decisions] == [[BREACH], []]
+        assert keys(slot) == keys(early) == []
         assert keys(after) == [("repeat", 1, "owner", "slack", 5)]
 
     def test_each_repeat_once(self) -> None:

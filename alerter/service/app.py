@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -97,9 +97,6 @@ class Service:
             raise ConfigurationError(str(exc)) from None
         source = SalesforceSource(settings.salesforce)
         self._parts = Parts(source, ledger, notifiers, Templates(settings.templates_dir), settings)
-        recovered = ledger.recover(self.clock(), stale_after=timedelta(0))
-        if recovered:
-            log.warning("outbox.recovered", notifications=len(recovered))
         self._connect_source()
         if settings.health_port is not None:
             self._health = HealthServer(
@@ -151,7 +148,12 @@ class Service:
         return self._run(ids)
 
     def send(self) -> SendReport:
-        """Send whatever the outbox holds that is due (retries, held messages)."""
+        """Send whatever the outbox holds that is due (retries, held messages), after taking
+        back what a crashed sender (this one before a restart, or another replica) claimed
+        and never marked: those go out again, at most once more."""
+        recovered = self.parts.ledger.recover(self.clock())
+        if recovered:
+            log.warning("outbox.recovered", notifications=len(recovered))
         report = send_due(
             self.rules.rules,
             self.parts,
