@@ -123,6 +123,7 @@ class SlackFake:
         self._faults: list[_Fault] = []
         self._received: list[Received] = []
         self._messages: list[dict[str, Any]] = []
+        self._posted_at: list[float] = []
         self._serial = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -161,6 +162,13 @@ class SlackFake:
         with self._lock:
             return list(self._messages)
 
+    @property
+    def posted_at(self) -> list[float]:
+        """When each accepted message arrived (the fake's clock, ``time.time`` by default),
+        aligned with :attr:`messages`: what a delivery-delay measurement reads."""
+        with self._lock:
+            return list(self._posted_at)
+
     def calls(self, method: str) -> int:
         """How many ``method`` calls were received, answered or not."""
         return sum(call.method == method for call in self.received)
@@ -170,7 +178,8 @@ class SlackFake:
         outbox given: one running fake can serve many tests, each starting clean."""
         with self._lock:
             self.token, self.scopes, self.outbox = self._given
-            for state in (self._revoked, self._faults, self._received, self._messages):
+            states = (self._revoked, self._faults, self._received, self._messages, self._posted_at)
+            for state in states:
                 state.clear()
 
     def revoke(self, token: str) -> None:
@@ -319,6 +328,7 @@ class SlackFake:
             self._serial += 1
             ts = f"{int(self._clock())}.{self._serial:06d}"
             self._messages.append(params)
+            self._posted_at.append(self._clock())
             if self.outbox is not None:  # under the lock: file numbers follow arrival order
                 write_numbered(self.outbox / "slack", ".json", as_received(request, params))
         message = {**_MESSAGE, "ts": ts, "text": text or ""} | (
