@@ -37,6 +37,7 @@ test: lint typecheck rules unit
 # Benchmarks print their figures beside a baseline measured in the same run (minutes).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_source_memory.py
+	$(BIN)/python bench/bench_wakeups.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
