@@ -10,12 +10,14 @@ apart without waiting.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from alerter.demo import DEMO_AT, demo_snapshot_path
 from alerter.sandbox.run import Sandbox, running_sandbox, slack_users
@@ -52,13 +54,14 @@ def clock() -> Clock:
 
 def start(sandbox: Sandbox, url: str, clock: Clock, **settings: object) -> Service:
     """A started service on the sandbox and the ledger at ``url``, health off."""
-    base = Settings(
-        rules_dir=ROOT / "rules",
-        templates_dir=ROOT / "templates",
-        state_url=url,
-        health_port=None,
-        **settings,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "rules_dir": ROOT / "rules",
+        "templates_dir": ROOT / "templates",
+        "state_url": url,
+        "health_port": None,
+        **settings,
+    }
+    base = Settings(**values)  # type: ignore[arg-type]
     service = Service(sandbox.configure(base), clock=clock)
     service.start()
     return service
@@ -259,3 +262,34 @@ class TestCrash:
         assert again.send.sent == 0
         messages = len(sandbox.slack.messages) + len(sandbox.smtp.messages)
         assert messages == len(claimed) + late.poll.decided
+
+
+class TestReload:
+    def test_broken_change_keeps_the_running_rules(
+        self, sandbox: Sandbox, state_url: str, clock: Clock, tmp_path: Path
+    ) -> None:
+        """A rule file broken in place is reported and the previous rules keep running; the
+        fixed file is picked up."""
+        rules = tmp_path / "rules"
+        shutil.copytree(ROOT / "rules", rules)
+        service = start(sandbox, state_url, clock, rules_dir=rules)
+        try:
+            before = [rule.id for rule in service.rules.rules]
+            target = rules / "lead-in-queue.yaml"
+            good = target.read_text(encoding="utf-8")
+            target.write_text(good.replace("sla:", "sla: 1 business fortnight\nslaa:"), "utf-8")
+            with capture_logs() as logs:
+                assert service.reload() is False
+            assert [rule.id for rule in service.rules.rules] == before
+            errors = [e for e in logs if e["event"] == "rules.error"]
+            assert errors
+            assert str(target) in errors[0]["error"]
+            assert service.metrics.registry.get_sample_value("alerter_rule_errors") >= 1
+            assert service.reload() is False  # unchanged files: nothing to do
+            target.write_text(good.replace("title:", "title: Renamed;"), "utf-8")
+            assert service.reload() is True
+            assert service.metrics.registry.get_sample_value("alerter_rule_errors") == 0
+            renamed = {rule.id: rule.title for rule in service.rules.rules}["lead-in-queue"]
+            assert renamed.startswith("Renamed;")
+        finally:
+            service.stop()
