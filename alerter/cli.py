@@ -19,6 +19,7 @@ from rich.console import Console
 from alerter import __version__
 from alerter.delivery.render import check_templates
 from alerter.demo import DEMO_AT, demo_snapshot_path
+from alerter.demo.delivery import deliver_demo, render_arrivals
 from alerter.errors import ConfigurationError, SourceError, UsageError
 from alerter.evaluate import Evaluation, State, evaluate
 from alerter.ledger import commands as ledger_commands
@@ -88,7 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--at", type=_moment, help="evaluate at this ISO time (default: now)")
     preview.set_defaults(handler=_preview)
 
-    demo = commands.add_parser("demo", help="preview the shipped rules on the embedded demo org")
+    demo = commands.add_parser(
+        "demo",
+        help="the shipped rules on the embedded demo org: preview, then one delivered cycle",
+    )
     _preview_arguments(demo)
     demo.set_defaults(handler=_demo)
 
@@ -208,6 +212,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     _print_errors(ruleset)
     with running_emulator(demo_snapshot_path(), now=DEMO_AT) as emulator:
         failed = _show_live(args, ruleset, emulator_settings(emulator), DEMO_AT)
+    if args.format == "table" and not failed:
+        if settings.log_level == "info":  # the service's progress lines would bury the tables
+            configure_logging("warning", settings.log_format)
+        rules_dir = args.rules or settings.rules_dir
+        result, arrivals = deliver_demo(settings.model_copy(update={"rules_dir": rules_dir}))
+        render_arrivals(arrivals, result, Console())
+        failed = not result.poll.ok
     return RULE_ERRORS if ruleset.errors or failed else OK
 
 

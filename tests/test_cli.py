@@ -386,12 +386,18 @@ class TestDemo:
     def test_table_shows_a_breach(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """The demo previews the shipped rules on the demo org and shows breached leads."""
+        """The demo previews the shipped rules on the demo org, shows breached leads, then what
+        one delivered cycle sent: Grace Hopper's nudge to Alice on Slack, escalations by email,
+        and nothing failed."""
         monkeypatch.setenv("ALERTER_RULES_DIR", str(SHIPPED_RULES))
         assert main(["demo"]) == 0
-        out = capsys.readouterr().out
+        out = " ".join(capsys.readouterr().out.split())
         assert "SLA preview at 2026-12-01T16:00-05:00" in out
         assert "breached (tier" in out
+        assert "Delivered by one cycle of `alerter run`" in out
+        assert "Slack │ Alice Chen │ New MQL not touched" in out
+        assert "email │ maria@example.com │ Escalation:" in out
+        assert "sent, 0 failed" in out
 
     def test_json_has_breached_leads(self, capsys: pytest.CaptureFixture[str]) -> None:
         """The demo's JSON holds breached demo leads."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import threading
 from collections.abc import Coroutine, Sequence
 from email import policy
@@ -37,6 +38,15 @@ Security = Literal["starttls", "ssl", "none"]
 Stage = Literal["rcpt", "data"]
 
 log = structlog.get_logger(__name__)
+
+
+def _not_login_data_notice(record: logging.LogRecord) -> bool:
+    """aiosmtpd 1.4 warns "Session.login_data is deprecated" on every successful AUTH, from
+    its own code: noise on every sandbox login, not something a caller can act on."""
+    return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_not_login_data_notice)
 
 _DEFAULT_REPLIES = {4: "4.3.0 Try again later", 5: "5.1.1 Mailbox unavailable"}
 
