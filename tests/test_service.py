@@ -4,8 +4,8 @@ templates, and the real Slack and SMTP clients against the Slack fake and the SM
 
 The demo org at Tue 1 Dec 2026 16:00 New York (``DEMO_AT``): Grace Hopper (Alice's) is 10 min
 past her 1-business-hour SLA, Alan Turing (Bob's) is in his warning, older breaches have
-reached tiers 2 and 3. The service's clock is handed in, so cycles can be minutes or nights
-apart without waiting.
+reached tiers 2 and 3. The service reads the wall clock, which freezegun moves, so cycles can be
+minutes or nights apart without waiting.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from freezegun import freeze_time
 from structlog.testing import capture_logs
 
 from alerter.demo import DEMO_AT, demo_snapshot_path
@@ -32,13 +34,19 @@ GRACE, ALAN = "00Q0000000DEM02", "00Q0000000DEM03"
 
 
 class Clock:
-    """The service's clock: it moves only when a test says so."""
+    """The wall clock under freezegun: frozen at the demo moment and moved only when a test
+    says so, so boundaries are exact (16:59:59 is not 17:00)."""
 
-    def __init__(self, now: datetime) -> None:
-        self.now = now
+    def __init__(self, frozen: Any) -> None:
+        self._frozen = frozen
 
-    def __call__(self) -> datetime:
-        return self.now
+    @property
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    @now.setter
+    def now(self, moment: datetime) -> None:
+        self._frozen.move_to(moment)
 
 
 @pytest.fixture
@@ -48,8 +56,9 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(DEMO_AT)
+def clock(sandbox: Sandbox) -> Iterator[Clock]:
+    with freeze_time(DEMO_AT) as frozen:
+        yield Clock(frozen)
 
 
 def start(sandbox: Sandbox, url: str, clock: Clock, **settings: object) -> Service:
@@ -62,7 +71,7 @@ def start(sandbox: Sandbox, url: str, clock: Clock, **settings: object) -> Servi
         **settings,
     }
     base = Settings(**values)  # type: ignore[arg-type]
-    service = Service(sandbox.configure(base), clock=clock)
+    service = Service(sandbox.configure(base))  # on the wall clock, which freezegun holds
     service.start()
     return service
 
