@@ -268,6 +268,9 @@ def _resolved_flag(value: Any) -> Any:
     return value
 
 
+MIN_POLL_EVERY = timedelta(seconds=30)
+
+
 class Rule(_Strict):
     """One SLA rule, as written in one file of ``rules/``."""
 
@@ -286,6 +289,9 @@ class Rule(_Strict):
     quiet_hours: QuietHours = "calendar"
     resolved: Annotated[Resolved | None, BeforeValidator(_resolved_flag)] = None
     digest: bool = True
+    poll_every: DurationField | None = None
+    """Poll this rule more often than the service's poll interval: new records in scope are
+    found sooner (deadlines of known records get wake-ups whatever the interval)."""
 
     @field_validator("object")
     @classmethod
@@ -340,6 +346,16 @@ def rule_problems(rule: Rule) -> list[tuple[Loc, str]]:
             for loc, duration in durations
             if duration.business
         ]
+    if rule.poll_every is not None and (
+        rule.poll_every.business or rule.poll_every.amount < MIN_POLL_EVERY
+    ):
+        problems.append(
+            (
+                ("poll_every",),
+                f"poll_every is wall-clock time of at least {MIN_POLL_EVERY.seconds} s "
+                f"(not {rule.poll_every}): every poll costs API calls",
+            )
+        )
     clock = rule.clock
     if clock.starts_at.last_touch and not clock.touched_by.any():
         problems.append((("clock", "touched_by"), "last_touch needs at least one touch signal"))

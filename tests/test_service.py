@@ -128,6 +128,21 @@ class TestDedup:
         assert f"/lightning/r/Lead/{GRACE}/view" in str(dm["blocks"])
 
 
+class TestRulePoll:
+    def test_polling_one_rule_leaves_the_others_alone(
+        self, service: Service, sandbox: Sandbox, clock: Clock
+    ) -> None:
+        """A poll of just the queue rule (its ``poll_every``) tells the queue channel and
+        nobody else, and closes no episode of the rules it did not read."""
+        result = service.cycle(only={"lead-in-queue"})
+        assert result.poll.ok
+        assert {m["channel"] for m in sandbox.slack.messages} == {"#sales-queue"}
+        assert sandbox.smtp.messages == []
+        full = cycle_at(service, clock, DEMO_AT + timedelta(minutes=1))
+        assert full.poll.closed == 0
+        assert full.send.sent > 0
+
+
 class TestRepeatsAndEscalation:
     def test_repeat_after_one_business_hour(
         self, service: Service, sandbox: Sandbox, clock: Clock

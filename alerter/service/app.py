@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from alerter.errors import ConfigurationError, SourceError
 from alerter.ledger.engine import LedgerUnavailable
 from alerter.ledger.store import Ledger
 from alerter.loader import RuleSet, load_rules
+from alerter.rule import Rule
 from alerter.service.cycle import Parts, PollReport, SendReport, poll, send_due
 from alerter.service.health import HealthServer, ping_ledger
 from alerter.service.metrics import Metrics
@@ -138,14 +139,14 @@ class Service:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def cycle(self) -> CycleResult:
-        """A full poll of every rule, then send what is due."""
-        return self._run(None)
+    def cycle(self, only: Collection[str] | None = None) -> CycleResult:
+        """A full poll of every rule (or of the rules ``only`` names), then send what is due."""
+        return self._run(None, only)
 
     def wake(self, ids: Mapping[str, Sequence[str]]) -> CycleResult:
         """Re-check the given records (rule id -> record ids) at their deadline, then send."""
         self.metrics.wakeup()
-        return self._run(ids)
+        return self._run(ids, None)
 
     def send(self) -> SendReport:
         """Send whatever the outbox holds that is due (retries, held messages), after taking
@@ -189,19 +190,23 @@ class Service:
 
     # -- the steps --------------------------------------------------------------------------
 
-    def _run(self, ids: Mapping[str, Sequence[str]] | None) -> CycleResult:
+    def _run(
+        self, ids: Mapping[str, Sequence[str]] | None, only: Collection[str] | None
+    ) -> CycleResult:
         run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
         now = self.clock()
         with structlog.contextvars.bound_contextvars(run_id=run_id):
-            report = self._poll(now, ids)
+            rules = [r for r in self.rules.rules if only is None or r.id in only]
+            report = self._poll(rules, now, ids)
             try:
                 sent = self.send()
             except Exception as exc:  # the ledger went away: say so, the next run tries again
                 log.exception("send.failed", error=_one_line(exc))
                 sent = SendReport()
             seconds = time.monotonic() - started
-            self.metrics.observe_poll(report, seconds, full=ids is None, now=now)
+            full = ids is None and only is None
+            self.metrics.observe_poll(report, seconds, full=full, now=now)
             event = "cycle" if ids is None else "wakeup"
             (log.info if report.ok else log.error)(
                 event,
@@ -219,12 +224,14 @@ class Service:
             )
         return CycleResult(report, sent, seconds)
 
-    def _poll(self, now: datetime, ids: Mapping[str, Sequence[str]] | None) -> PollReport:
+    def _poll(
+        self, rules: Sequence[Rule], now: datetime, ids: Mapping[str, Sequence[str]] | None
+    ) -> PollReport:
         if not self._connect_source():
             return PollReport(error="Salesforce is unreachable")
         try:
             return poll(
-                self.rules.rules,
+                rules,
                 self.parts,
                 now,
                 horizon=now + self.settings.poll_interval,

@@ -68,6 +68,7 @@ class Scheduler:
         scheduler.add_job(
             self._reload, "interval", seconds=RELOAD_EVERY.total_seconds(), id="reload"
         )
+        self._sync_rule_polls()
         previous = {
             sig: signal.signal(sig, self._on_stop) for sig in (signal.SIGTERM, signal.SIGINT)
         }
@@ -103,11 +104,40 @@ class Scheduler:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def _poll(self) -> None:
-        result = self._guarded("poll", self.service.cycle)
+    def _poll(self, only: frozenset[str] | None = None) -> None:
+        result = self._guarded("poll", lambda: self.service.cycle(only))
         if result is not None and result.poll.ok:
-            self.pending = result.poll.wakeups
+            if only is None:
+                self.pending = result.poll.wakeups
+            else:
+                for rule in only:
+                    self.pending[rule] = result.poll.wakeups.get(rule, {})
         self._schedule_wakeup()
+
+    def _sync_rule_polls(self) -> None:
+        """One extra poll job per interval shorter than the service's that rules ask for
+        (``poll_every``), polling just those rules; stale ones removed."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        interval = self.service.settings.poll_interval
+        wanted: dict[timedelta, set[str]] = {}
+        for rule in self.service.rules.rules:
+            if rule.poll_every is not None and rule.poll_every.amount < interval:
+                wanted.setdefault(rule.poll_every.amount, set()).add(rule.id)
+        jobs = {f"poll-{every.total_seconds():g}s": (every, ids) for every, ids in wanted.items()}
+        for job in scheduler.get_jobs():
+            if job.id.startswith("poll-") and job.id not in jobs:
+                job.remove()
+        for job_id, (every, rules) in jobs.items():
+            scheduler.add_job(
+                self._poll,
+                "interval",
+                seconds=every.total_seconds(),
+                args=[frozenset(rules)],
+                id=job_id,
+                replace_existing=True,
+            )
 
     def _wake(self) -> None:
         now = self.service.clock()
@@ -138,7 +168,8 @@ class Scheduler:
     def _reload(self) -> None:
         force = self._reload_requested.is_set()
         self._reload_requested.clear()
-        self._guarded("reload", lambda: self.service.reload(force=force))
+        if self._guarded("reload", lambda: self.service.reload(force=force)):
+            self._sync_rule_polls()
 
     def _schedule_wakeup(self) -> None:
         """One date job at the earliest pending change (none when nothing is pending)."""
