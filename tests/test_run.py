@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 
 from alerter.cli import main
 from alerter.demo import DEMO_AT, demo_snapshot_path
@@ -108,6 +109,35 @@ class TestOnce:
         assert len(sent) + len(held) == len(history)
         assert all("held for quiet hours" in h.reason for h in held)
         assert len(sandbox.slack.messages) + len(sandbox.smtp.messages) == len(sent)
+
+    def test_no_secret_in_any_output(
+        self,
+        sandbox: Sandbox,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str],
+    ) -> None:
+        """With a secret in every secret setting, Slack refusing the token (so errors are
+        logged) and debug logs on, no secret appears on stdout or stderr."""
+        configure(monkeypatch, sandbox, tmp_path)
+        monkeypatch.setenv("ALERTER_LOG_LEVEL", "debug")
+        monkeypatch.setenv("ALERTER_SALESFORCE__CONSUMER_SECRET", "consumer-SECRET-4471")
+        environment = sandbox.environment()
+        secrets = [
+            value
+            for name, value in environment.items()
+            if name.endswith(("PASSWORD", "TOKEN", "SECRET"))
+        ]
+        secrets.append("consumer-SECRET-4471")
+        sandbox.slack.revoke(environment["ALERTER_SLACK__TOKEN"])
+        with freeze_time(DEMO_AT):
+            assert main(["run", "--once"]) == 0
+        output = capfd.readouterr()
+        assert "slack.send_failed" in output.err
+        assert len(secrets) == 5
+        for secret in secrets:
+            assert secret not in output.out
+            assert secret not in output.err
 
     def test_unreachable_org_fails_the_cycle(
         self, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
