@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from alerter.delivery.model import Address, Channel, Kind, Notification
+from alerter.delivery.model import Channel, Kind, Notification
 from alerter.evaluate import Evaluation
 
 
@@ -152,8 +152,8 @@ class Decided:
     only for a summary, whose ``items`` are the notifications it folds. ``budget_key`` names
     the person or place it counts against (``user:005...``, ``manager-of:005...``,
     ``#channel``, an address). ``reason`` is for history ("first breach", "repeat 2 of tier 1",
-    "held for quiet hours until Wed 02 Dec 09:00 EST"). ``addresses`` are filled in by the shell
-    (routing) before recording: the first is tried first, the rest are fallbacks."""
+    "held for quiet hours until Wed 02 Dec 09:00 EST"). Where it goes is decided when it is
+    sent (routing), and recorded then."""
 
     episode: EpisodeKey | None
     key: NotificationKey
@@ -163,7 +163,6 @@ class Decided:
     budget_key: str
     reason: str
     items: tuple[Notification, ...] = ()
-    addresses: tuple[Address, ...] = ()
 
 
 @dataclass(frozen=True)

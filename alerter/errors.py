@@ -47,3 +47,10 @@ class RuleQueryError(SourceError):
     def __init__(self, rule_id: str, message: str) -> None:
         super().__init__(f"rule {rule_id}: {message}")
         self.rule_id = rule_id
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line`` of an exception, for a log field or a health reason (a driver's
+    multi-line message, or its SQL, would not fit either)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

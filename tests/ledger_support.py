@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerter.delivery.model import Address, Kind, Notification
+from alerter.delivery.model import Kind, Notification
 from alerter.episodes import Decided, EpisodeKey, NotificationKey, Status
 from alerter.evaluate import Evaluation, State
 from alerter.rule import Recipient
@@ -92,5 +92,4 @@ def decided(
         not_before=not_before,
         budget_key=budget_key,
         reason="first breach" if sequence == 0 else f"repeat {sequence} of tier {tier}",
-        addresses=(Address("slack", "U0ADA", "owner Ada", name="Ada"),),
     )

@@ -188,6 +188,7 @@ class TestDeliver:
         _, outcome = send(nudge(lead()), notifiers(slack, mail))
         assert isinstance(outcome.result, Delivered)
         assert (outcome.address.channel, outcome.address.target) == ("email", "alice@example.com")
+        assert [a.target for a in outcome.tried] == ["UALICE", "alice@example.com"]
         [failed] = outcome.fell_back
         assert failed.startswith("slack UALICE: ")
         assert "channel_not_found" in failed

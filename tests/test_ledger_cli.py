@@ -11,6 +11,7 @@ from freezegun import freeze_time
 from ledger_support import NOW, decided, evaluation, key_of
 
 from alerter.cli import main
+from alerter.delivery.model import Address
 from alerter.episodes import Decision
 from alerter.ledger.store import Ledger
 
@@ -139,7 +140,8 @@ class TestHistoryCommand:
         ledger = Ledger.connect(f"sqlite:///{state_file}")
         [row_id] = ledger.record(Decision(opened=((key_of(ev), ev),), notify=(decided(ev),)), NOW)
         ledger.claim(NOW, worker="w")
-        ledger.mark_sent(row_id, detail="ts=1", now=NOW + timedelta(seconds=2))
+        ada = Address("slack", "U0ADA", "owner Ada", name="Ada")
+        ledger.mark_sent(row_id, detail="ts=1", now=NOW + timedelta(seconds=2), tried=(ada,))
         ledger.close()
         assert main(["history", "--record", ev.record_id]) == 0
         out = capsys.readouterr().out

@@ -49,7 +49,6 @@ class TestClaim:
         assert items[0].attempts == 1
         assert items[0].notification == decided(evaluation("00Q9")).notification
         assert items[0].notification.evaluation.fields == {"Id": "00Q9", "Company": "Analytical"}
-        assert items[0].addresses == decided(evaluation("00Q9")).addresses
         assert items[0].items == ()
         assert status_of(ledger, early[0]) is Status.SENDING
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from ledger_support import NOW, REP, decided, evaluation, key_of
 
-from alerter.delivery.model import Kind
+from alerter.delivery.model import Address, Kind
 from alerter.episodes import Closing, Decision, Status
 from alerter.errors import UsageError
 from alerter.ledger.silences import UnknownSilence
@@ -16,6 +16,9 @@ from alerter.ledger.store import Ledger
 pytest_plugins = ["ledger_backends"]
 
 HOUR = timedelta(hours=1)
+
+
+ADA_ON_SLACK = Address("slack", "U0ADA", "owner Ada", name="Ada")
 
 
 class TestSilences:
@@ -90,7 +93,9 @@ class TestHistory:
             NOW,
         )
         ledger.claim(NOW, worker="w")
-        ledger.mark_failed(first, error="503", code="http_503", retryable=True, now=NOW)
+        ledger.mark_failed(
+            first, error="503", code="http_503", retryable=True, now=NOW, tried=(ADA_ON_SLACK,)
+        )
         [repeat] = ledger.record(
             Decision(notify=(decided(ev, kind=Kind.REPEAT, sequence=1),)), NOW + HOUR
         )

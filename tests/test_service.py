@@ -124,7 +124,10 @@ class TestDedup:
         cycle_at(service, clock, DEMO_AT)
         cycle_at(service, clock, DEMO_AT + timedelta(minutes=5))
         [dm] = about(sandbox, "Grace Hopper")
-        assert dm["channel"] == slack_id(sandbox, "alice@example.com")
+        alice = slack_id(sandbox, "alice@example.com")
+        assert dm["channel"] == alice
+        [row] = service.parts.ledger.history(GRACE)
+        assert row.targets == (alice,)
         assert f"/lightning/r/Lead/{GRACE}/view" in str(dm["blocks"])
 
 

@@ -44,11 +44,13 @@ class Outgoing:
 class Outcome:
     """What became of one notification: delivered, or the error that stopped it; ``address``
     is where it went or was last tried; ``fell_back`` says which addresses failed for good
-    before it."""
+    before it, and why."""
 
     result: Delivered | DeliveryError
     address: Address | None
     fell_back: tuple[str, ...] = ()
+    tried: tuple[Address, ...] = ()
+    """Every address tried, in order: ``address`` is the last."""
 
     @property
     def delivered(self) -> bool:
@@ -94,7 +96,8 @@ def deliver(batch: Sequence[Outgoing], render: Renderer, notifiers: Notifiers) -
                 failures[index].append(f"{address.channel} {address.target}: {result}")
                 position[index] = at + 1
                 continue
-            outcomes[index] = Outcome(result, address, tuple(failures[index]))
+            tried = item.addresses[: at + 1]
+            outcomes[index] = Outcome(result, address, tuple(failures[index]), tried)
             del position[index]
     return [outcomes.get(index) or _unaddressed() for index in range(len(batch))]
 

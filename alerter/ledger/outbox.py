@@ -14,6 +14,7 @@ write lock (``BEGIN IMMEDIATE``) for the claim.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from alerter.delivery.model import Address, Notification
 from alerter.episodes import Status
-from alerter.ledger.codec import decode_address, decode_payload
+from alerter.ledger.codec import decode_payload, encode_address
 from alerter.ledger.schema import NotificationRow
 from alerter.settings import OutboxSettings
 
@@ -38,7 +39,6 @@ class OutboxItem:
 
     id: int
     notification: Notification
-    addresses: tuple[Address, ...]
     attempts: int
     items: tuple[Notification, ...]
     episode_id: int | None
@@ -88,7 +88,6 @@ def _item(row: NotificationRow) -> OutboxItem:
     return OutboxItem(
         id=row.id,
         notification=notification,
-        addresses=tuple(decode_address(a) for a in row.addresses),
         attempts=row.attempts,
         items=items,
         episode_id=row.episode_id,
@@ -98,16 +97,30 @@ def _item(row: NotificationRow) -> OutboxItem:
     )
 
 
-def mark_sent(session: Session, row_id: int, *, detail: str, now: datetime) -> bool:
-    """Record a delivery. A row re-queued by ``recover`` meanwhile counts too: its sender was
-    slow, not dead, and marking it sent spares the recipient a duplicate."""
+def mark_sent(
+    session: Session,
+    row_id: int,
+    *,
+    detail: str,
+    now: datetime,
+    tried: Sequence[Address] = (),
+) -> bool:
+    """Record a delivery, and the addresses tried (the last one took it). A row re-queued by
+    ``recover`` meanwhile counts too: its sender was slow, not dead, and marking it sent
+    spares the recipient a duplicate."""
     result = session.execute(
         update(NotificationRow)
         .where(
             NotificationRow.id == row_id,
             NotificationRow.status.in_([Status.SENDING.value, Status.QUEUED.value]),
         )
-        .values(status=Status.SENT.value, sent_at=now, detail=detail, next_attempt_at=None)
+        .values(
+            status=Status.SENT.value,
+            sent_at=now,
+            detail=detail,
+            next_attempt_at=None,
+            addresses=[encode_address(address) for address in tried],
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -124,8 +137,10 @@ def mark_failed(
     policy: OutboxSettings,
     rng: random.Random,
     retry_after: timedelta | None = None,
+    tried: Sequence[Address] = (),
 ) -> Status | None:
-    """Record a failed send; the row's new status (None if it was not being sent).
+    """Record a failed send and the addresses tried; the row's new status (None if it was not
+    being sent).
 
     A retryable failure goes back to the queue after an exponential back-off with jitter (at
     least ``retry_after`` when the service named one), unless the row is out of attempts or
@@ -137,6 +152,7 @@ def mark_failed(
     if row is None or row.status != Status.SENDING.value:
         return None
     row.last_error, row.error_code = error, code or None
+    row.addresses = [encode_address(address) for address in tried]
     exhausted = row.attempts >= policy.max_attempts or now - row.not_before >= policy.max_age
     if retryable and not exhausted:
         row.status = Status.QUEUED.value

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from alerter.episodes import Decided, Decision, EpisodeKey, NotificationKey, Status
 from alerter.ledger.codec import (
-    encode_address,
     encode_datetime,
     encode_evaluation,
     encode_payload,
@@ -182,7 +181,7 @@ def _row(decided: Decided, episode_id: int | None, key: str, now: datetime) -> d
         "not_before": decided.not_before,
         "attempts": 0,
         "payload": encode_payload(decided.notification, decided.items),
-        "addresses": [encode_address(address) for address in decided.addresses],
+        "addresses": [],  # where it went is known once it is sent (mark_sent / mark_failed)
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from alerter.delivery.model import Kind
+from alerter.delivery.model import Address, Kind
 from alerter.episodes import (
     Decision,
     EpisodeKey,
@@ -133,10 +134,13 @@ class Ledger:
         with transaction(self._engine, write=True) as session:
             return outbox.claim(session, now, worker=worker, limit=limit)
 
-    def mark_sent(self, row_id: int, *, detail: str = "", now: datetime) -> bool:
-        """Record a delivery; False if the row was not waiting for one."""
+    def mark_sent(
+        self, row_id: int, *, detail: str = "", now: datetime, tried: Sequence[Address] = ()
+    ) -> bool:
+        """Record a delivery and the addresses tried; False if the row was not waiting for
+        one."""
         with transaction(self._engine, write=True) as session:
-            return outbox.mark_sent(session, row_id, detail=detail, now=now)
+            return outbox.mark_sent(session, row_id, detail=detail, now=now, tried=tried)
 
     def mark_failed(
         self,
@@ -147,8 +151,10 @@ class Ledger:
         retryable: bool,
         now: datetime,
         retry_after: timedelta | None = None,
+        tried: Sequence[Address] = (),
     ) -> Status | None:
-        """Record a failed send: back to the queue after a back-off, or failed for good."""
+        """Record a failed send and the addresses tried: back to the queue after a back-off,
+        or failed for good."""
         with transaction(self._engine, write=True) as session:
             return outbox.mark_failed(
                 session,
@@ -160,6 +166,7 @@ class Ledger:
                 policy=self._policy,
                 rng=self._rng,
                 retry_after=retry_after,
+                tried=tried,
             )
 
     def recover(self, now: datetime, *, stale_after: timedelta | None = None) -> list[int]:

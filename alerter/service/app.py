@@ -23,7 +23,7 @@ from alerter.delivery.email import EmailNotifier
 from alerter.delivery.render import check_templates
 from alerter.delivery.slack import SlackNotifier
 from alerter.delivery.templates import Templates
-from alerter.errors import ConfigurationError, SourceError
+from alerter.errors import ConfigurationError, SourceError, one_line
 from alerter.ledger.engine import LedgerUnavailable
 from alerter.ledger.store import Ledger
 from alerter.loader import RuleSet, load_rules
@@ -202,7 +202,7 @@ class Service:
             try:
                 sent = self.send()
             except Exception as exc:  # the ledger went away: say so, the next run tries again
-                log.exception("send.failed", error=_one_line(exc))
+                log.exception("send.failed", error=one_line(exc))
                 sent = SendReport()
             seconds = time.monotonic() - started
             full = ids is None and only is None
@@ -239,8 +239,8 @@ class Service:
                 stop=self.stopping.is_set,
             )
         except Exception as exc:  # the ledger (or a bug) failed the poll: a failed cycle
-            log.exception("poll.failed", error=_one_line(exc))
-            return PollReport(error=_one_line(exc))
+            log.exception("poll.failed", error=one_line(exc))
+            return PollReport(error=one_line(exc))
 
     def _observe_send(self, report: SendReport) -> None:
         self.metrics.observe_send(report)
@@ -257,11 +257,6 @@ class Service:
             return False
         self._source_ready = True
         return True
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _fingerprint(folders: Sequence[Path]) -> tuple[tuple[str, float, int], ...]:

@@ -258,6 +258,7 @@ def _mark(
             code=result.code,
             retryable=result.retryable,
             now=now,
+            tried=outcome.tried,
         )
         if result.code == "ratelimited":
             report.rate_limited += 1
@@ -272,9 +273,8 @@ def _mark(
         detail = result.detail
         if outcome.fell_back:
             detail = f"{detail}; after {'; '.join(outcome.fell_back)}"
-        parts.ledger.mark_sent(
-            item.id, detail=f"{where.reason if where else ''}: {detail}", now=now
-        )
+        reason = where.reason if where else ""
+        parts.ledger.mark_sent(item.id, detail=f"{reason}: {detail}", now=now, tried=outcome.tried)
         report.sent += 1
         final = "sent"
         log.info("notification.sent", fell_back=list(outcome.fell_back), **fields)

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from alerter.errors import one_line
 from alerter.ledger.store import Ledger
 from alerter.service.metrics import Metrics
 
@@ -91,13 +92,8 @@ def ping_ledger(ledger: Ledger) -> str | None:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        return _one_line(cause)
+        return one_line(cause)
     return None
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 class HealthServer:
@@ -166,7 +162,7 @@ class HealthServer:
         try:
             ledger_error = self._ledger_check()
         except Exception as exc:  # a check that raises is an unreachable ledger, not a 500
-            ledger_error = _one_line(exc)
+            ledger_error = one_line(exc)
         now = self._clock()
         return assess(
             last_success=self.metrics.last_success,
