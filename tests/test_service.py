@@ -71,7 +71,9 @@ def start(sandbox: Sandbox, url: str, clock: Clock, **settings: object) -> Servi
         **settings,
     }
     base = Settings(**values)  # type: ignore[arg-type]
-    service = Service(sandbox.configure(base))  # on the wall clock, which freezegun holds
+    configured = sandbox.configure(base)
+    no_waits = configured.salesforce.model_copy(update={"retry_wait": 0})  # retries stay
+    service = Service(configured.model_copy(update={"salesforce": no_waits}))  # wall clock
     service.start()
     return service
 
@@ -129,6 +131,26 @@ class TestDedup:
         [row] = service.parts.ledger.history(GRACE)
         assert row.targets == (alice,)
         assert f"/lightning/r/Lead/{GRACE}/view" in str(dm["blocks"])
+
+
+class TestOutage:
+    def test_an_org_outage_decides_nothing_and_closes_nothing(
+        self, service: Service, sandbox: Sandbox, clock: Clock
+    ) -> None:
+        """When Salesforce fails past its retries, the cycle says so and nothing is decided,
+        sent or closed on half-read data; the next cycle catches up."""
+        cycle_at(service, clock, DEMO_AT)
+        told = len(sandbox.slack.messages)
+        sandbox.salesforce.faults.fail_next(200, status=503)
+        clock.now = DEMO_AT + timedelta(minutes=6)
+        failed = service.cycle()
+        assert not failed.poll.ok
+        assert (failed.poll.decided, failed.poll.closed, failed.send.sent) == (0, 0, 0)
+        assert len(sandbox.slack.messages) == told
+        sandbox.salesforce.faults.clear()
+        again = cycle_at(service, clock, DEMO_AT + timedelta(minutes=7))
+        assert again.poll.closed == 0
+        assert again.send.sent == again.poll.decided == 1  # the queue lead due at 16:05
 
 
 class TestRulePoll:

@@ -93,8 +93,9 @@ def poll(
     stop: Callable[[], bool] = lambda: False,
 ) -> PollReport:
     """Evaluate the rules against the org (only the given record ids per rule, for a wake-up),
-    decide against the ledger, and record the decision. Never raises for the org's or the
-    ledger's failures: the report says what went wrong."""
+    decide against the ledger, and record the decision. The org's failures end up in the
+    report (the rules read before the failure are still decided on; nothing unread is closed);
+    the ledger's raise."""
     report = PollReport()
     chosen = [rule for rule in rules if ids is None or ids.get(rule.id)]
     view = parts.ledger.view(now)
@@ -113,22 +114,29 @@ def poll(
             report.wakeups.setdefault(evaluation.rule_id, {})[evaluation.record_id] = change
 
     shown = {rule.id: template_fields(rule, parts.templates) for rule in chosen}
+    # A full poll reads every rule in one pass (owners fetched once for all); a wake-up reads
+    # each rule's own records.
+    passes = [(chosen, [])] if ids is None else [([r], list(ids[r.id])) for r in chosen]
     coverage = Coverage()
-    for rule in chosen:
+    for group, wanted in passes:
         if stop():
             report.error = "stopped before every rule was read"
             break
-        wanted = list(ids[rule.id]) if ids is not None else []
-        passed = evaluate_live([rule], parts.source, now, wanted, take, shown)
+        start = len(kept)
+        passed = evaluate_live(group, parts.source, now, wanted, take, shown)
         report.api_calls += passed.api_calls
         report.daily_usage = passed.daily_usage or report.daily_usage
         report.disabled |= passed.disabled
         if passed.error is not None:
+            # The pass stopped part-way, before the owners were read: what it evaluated is
+            # left for the next cycle rather than routed without knowing who owns it.
+            del kept[start:]
             report.error = passed.error
             break
-        kept = [with_people(e, passed.owners) if e.rule_id == rule.id else e for e in kept]
-        if rule.id not in passed.disabled:
-            coverage = _covered(coverage, rule.id, wanted)
+        kept[start:] = [with_people(e, passed.owners) for e in kept[start:]]
+        for rule in group:
+            if rule.id not in passed.disabled:
+                coverage = _covered(coverage, rule.id, wanted)
     decision = decide(
         kept,
         {rule.id: rule for rule in rules},
