@@ -133,10 +133,6 @@ class Service:
             raise RuntimeError("the service is not started")
         return self._parts
 
-    @property
-    def health_url(self) -> str | None:
-        return self._health.url if self._health else None
-
     # -- jobs -------------------------------------------------------------------------------
 
     def cycle(self, only: Collection[str] | None = None) -> CycleResult:
