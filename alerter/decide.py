@@ -160,7 +160,14 @@ def _decide_record(
         return
     if fresh:
         plan.updated.append((episode.id, evaluation))
-    if silence is None:
+    if state is State.BREACHED:
+        # A warning still waiting (held for quiet hours) would say "due in 10 min" of a lead
+        # already overdue: the breach message replaces it.
+        plan.cancel += [
+            p.id for p in past if p.key.kind is Kind.WARNING and p.status is Status.QUEUED
+        ]
+    if silence is None and hold_until(rule, evaluation, now) is None:
+        # A silence that ended during quiet hours releases at the next opening, not at 2 a.m.
         _release(plan, past, fresh, breached=state is State.BREACHED)
 
 

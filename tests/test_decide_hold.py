@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from decide_helpers import LEAD, keys, leads, run, view_of
-from helpers import REP, history, lead, make_rule, snapshot, utc
+from decide_helpers import LEAD, episode, keys, leads, past, run, view_of
+from helpers import REP, history, lead, make_rule, only, snapshot, utc
 
 from alerter.delivery.model import Kind
 from alerter.episodes import LedgerView, NotificationKey, Silence, Status
@@ -115,6 +115,58 @@ class TestQuietHoursCalendar:
         decision = run(rule, mql("2026-12-02T06:00:00.000+0000"), utc(2026, 12, 2, 9))
         assert len(decision.notify) == 4  # owner; manager by Slack and email; the channel
         assert {d.not_before for d in decision.notify} == {utc(2026, 12, 2, 14)}
+
+
+class TestHeldOvernight:
+    """A lead that became an MQL at 16:30 EST on Tuesday: warned at 17:15 (held, the calendar
+    closed at 17:00) and due at 17:30, both held to Wednesday 09:00."""
+
+    RULE = make_rule(sla="1h", escalation=ONLY_OWNER)  # warning 15 minutes before
+    EVENING = mql("2026-12-01T21:30:00.000+0000")
+
+    def test_a_held_warning_is_cancelled_by_the_breach(self) -> None:
+        """At the deadline the breach replaces the warning still waiting for the morning:
+        nobody reads "due in 15 min" about an overdue lead."""
+        warned = only(self.RULE, self.EVENING, utc(2026, 12, 1, 22, 15))
+        held = past(
+            7,
+            Kind.WARNING,
+            0,
+            "owner",
+            "slack",
+            utc(2026, 12, 1, 22, 15),
+            Status.QUEUED,
+            not_before=utc(2026, 12, 2, 14),
+        )
+        decision = run(
+            self.RULE, self.EVENING, utc(2026, 12, 1, 22, 30), view_of(episode(warned, held))
+        )
+        assert keys(decision) == [("breach", 1, "owner", "slack", 0)]
+        assert decision.cancel == (7,)
+
+    def test_a_sent_warning_is_left_alone(self) -> None:
+        """A warning already sent is history, not cancelled."""
+        warned = only(self.RULE, self.EVENING, utc(2026, 12, 1, 22, 15))
+        sent = past(7, Kind.WARNING, 0, "owner", "slack", utc(2026, 12, 1, 22, 15))
+        decision = run(
+            self.RULE, self.EVENING, utc(2026, 12, 1, 22, 30), view_of(episode(warned, sent))
+        )
+        assert decision.cancel == ()
+
+    def test_a_silence_ending_at_night_releases_at_the_opening(self) -> None:
+        """A silence that ends at 02:00 releases its breach at 09:00, when the calendar opens,
+        not at 02:00."""
+        breached = only(self.RULE, self.EVENING, utc(2026, 12, 1, 22, 30))
+        silenced = past(
+            8, Kind.BREACH, 1, "owner", "slack", utc(2026, 12, 1, 22, 30), Status.SILENCED
+        )
+        view = view_of(episode(breached, silenced))
+        night = run(self.RULE, self.EVENING, utc(2026, 12, 2, 7), view)
+        assert night.release == ()
+        before = run(self.RULE, self.EVENING, utc(2026, 12, 2, 13, 59, 59), view)
+        assert before.release == ()
+        opening = run(self.RULE, self.EVENING, utc(2026, 12, 2, 14), view)
+        assert opening.release == (8,)
 
 
 class TestQuietWindow:
