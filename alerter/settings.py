@@ -34,6 +34,9 @@ class SalesforceSettings(BaseModel):
     ca_bundle: Path | None = None
     timeout: float = Field(30.0, gt=0)
     api_reserve: int = Field(5000, ge=0)
+    owner_cache: float = Field(300.0, ge=0)
+    """Seconds a User or queue read for routing is reused (a deadline wake-up then costs one
+    query, not three); 0 reads them every time."""
     retry_attempts: int = Field(4, ge=1)
     retry_wait: float = Field(1.0, ge=0)
     """Back-off base in seconds: retry n waits a random time up to base x 2^n, at most 60 s."""

@@ -203,6 +203,25 @@ class TestLivePass:
         assert "Owner.Email" in soql
         assert "Industry_Segment__c" not in soql
 
+    def test_owners_are_reused_for_a_while(self, emulator: SalesforceEmulator) -> None:
+        """Owners read less than ``owner_cache`` seconds ago cost no call (a wake-up is then one
+        query); after that they are read again, managers included."""
+        clock = [1000.0]
+        source = SalesforceSource(
+            emulator_settings(emulator, retry_wait=0, owner_cache=300),
+            monotonic=lambda: clock[0],
+        )
+        source.connect()
+        owner = ["005000000000AL1"]
+        first = source.owners(owner)
+        calls = source.counter.calls
+        clock[0] += 299.9
+        assert source.owners(owner) == first
+        assert source.counter.calls == calls
+        clock[0] += 0.1
+        assert sorted(u["Id"] for u in source.owners(owner)) == sorted(u["Id"] for u in first)
+        assert source.counter.calls == calls + 3  # Alice, her manager, his manager
+
     def test_targeted_recheck(self, emulator: SalesforceEmulator) -> None:
         """Given Ids, only those records are read and evaluated."""
         ids = ["00Q0000000DEM02", "00Q0000000DEM03"]

@@ -9,6 +9,7 @@ and of the org's remaining daily allowance, and turns the client's exceptions in
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -57,12 +58,16 @@ QUEUE_FIELDS = ("Id", "Name", "DeveloperName", "Type", "Email")
 class SalesforceSource:
     """One org. ``connect()`` logs in; nothing in the constructor does I/O."""
 
-    def __init__(self, settings: SalesforceSettings) -> None:
+    def __init__(
+        self, settings: SalesforceSettings, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self.counter = CallCounter()
         self._client: Salesforce | None = None
         self._describes: dict[str, dict[str, Any]] = {}
         self._retrying = _retrying(settings)
+        self._monotonic = monotonic
+        self._owners: dict[str, tuple[Record, float]] = {}  # Id -> (User or Group, read at)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -135,16 +140,33 @@ class SalesforceSource:
         return found
 
     def owners(self, ids: Sequence[str]) -> list[Record]:
-        """Users (with their managers, up to the skip level) and queues for the owner Ids."""
-        users = self.records_by_id("User", OWNER_FIELDS, [i for i in ids if i.startswith("005")])
-        queues = self.records_by_id("Group", QUEUE_FIELDS, [i for i in ids if i.startswith("00G")])
+        """Users (with their managers, up to the skip level) and queues for the owner Ids;
+        those read less than ``owner_cache`` seconds ago are not read again."""
+        users = self._people("User", OWNER_FIELDS, [i for i in ids if i.startswith("005")])
+        queues = self._people("Group", QUEUE_FIELDS, [i for i in ids if i.startswith("00G")])
         seen = {u["Id"] for u in users}
         for _ in range(2):  # managers, then skip-level managers
             wanted = {u["ManagerId"] for u in users if u.get("ManagerId")} - seen
-            more = self.records_by_id("User", OWNER_FIELDS, sorted(wanted))
+            more = self._people("User", OWNER_FIELDS, sorted(wanted))
             seen |= {u["Id"] for u in more}
             users += more
         return users + queues
+
+    def _people(self, object_name: str, fields: Sequence[str], ids: Sequence[str]) -> list[Record]:
+        """Records by Id, from the owner cache while fresh, else read (and cached)."""
+        now, ttl = self._monotonic(), self.settings.owner_cache
+        fresh: list[Record] = []
+        stale: list[str] = []
+        for record_id in ids:
+            cached = self._owners.get(record_id)
+            if cached is not None and now - cached[1] < ttl:
+                fresh.append(cached[0])
+            else:
+                stale.append(record_id)
+        read = self.records_by_id(object_name, fields, stale)
+        for record in read:
+            self._owners[str(record["Id"])] = (record, now)
+        return fresh + read
 
     def describe(self, object_name: str) -> dict[str, Any]:
         """The object's describe, fetched once per source."""
