@@ -189,4 +189,9 @@ def when(at: datetime | None, zone: ZoneInfo) -> str:
     """A moment in the calendar's zone, short enough for a line: ``at Tue 01 Dec 09:12 EST``."""
     if at is None:
         return "at an unknown time"
-    return "at " + at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+    return "at " + moment_text(at, zone)
+
+
+def moment_text(at: datetime, zone: ZoneInfo) -> str:
+    """How every message and explanation writes a moment: ``Tue 01 Dec 09:12 EST``."""
+    return at.astimezone(zone).strftime("%a %d %b %H:%M %Z")

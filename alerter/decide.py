@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alerter.budget import apply_budget, budget_key
+from alerter.clock import moment_text
 from alerter.delivery.model import Channel, Kind, Notification
 from alerter.durations import Duration
 from alerter.episodes import (
@@ -367,4 +368,4 @@ def _touched(evaluation: Evaluation) -> str:
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return "an unknown time"
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+    return moment_text(moment, zone)

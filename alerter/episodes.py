@@ -46,6 +46,11 @@ class Status(StrEnum):
     """Never sent: its episode closed while it waited (quiet hours, silence)."""
 
 
+BUDGETED = (Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED)
+"""Statuses that count against a recipient's hourly budget: sent, or meant to be sent, on
+their own (a failed one was meant to)."""
+
+
 @dataclass(frozen=True)
 class EpisodeKey:
     """Identifies an episode: a new clock start is a new episode."""

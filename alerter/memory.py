@@ -16,14 +16,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from alerter.episodes import (
+    BUDGETED,
     Decision,
     LedgerView,
     OpenEpisode,
     PastNotification,
     Status,
 )
-
-_SENT_ON_THEIR_OWN = (Status.QUEUED, Status.SENDING, Status.SENT)
 
 
 def apply(view: LedgerView, decision: Decision, now: datetime) -> LedgerView:
@@ -52,7 +51,7 @@ def apply(view: LedgerView, decision: Decision, now: datetime) -> LedgerView:
     by_key = {e.key: pair for pair, e in episodes.items()}
     recent: Counter[str] = Counter(view.recent)
     for decided in decision.notify:
-        if decided.status in _SENT_ON_THEIR_OWN:
+        if decided.status in BUDGETED:
             recent[decided.budget_key] += 1
         if decided.episode is None or decided.episode not in by_key:
             continue  # a summary, or a resolved message of an episode closed just now

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from alerter.clock import moment_text
 from alerter.durations import format_timedelta
 from alerter.evaluate import Evaluation, State
 from alerter.records import Snapshot
@@ -115,7 +116,7 @@ def render_table(
             f"{row['name']}\n{row['record_id']}",
             row["owner"] or row["owner_id"] or "",
             f"[{_STYLE.get(state, '')}]{label}[/]" if state in _STYLE else label,
-            due.astimezone(rule.calendar.zone).strftime("%a %d %b %H:%M %Z") if due else "",
+            moment_text(due, rule.calendar.zone) if due else "",
             _lateness(row, due, at, rule),
             ", ".join(row["notify"]) + (f" via {', '.join(row['via'])}" if row["via"] else ""),
         ]

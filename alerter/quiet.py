@@ -17,6 +17,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerter.calendars import BusinessCalendar, OpenRange
+from alerter.clock import moment_text
 from alerter.evaluate import Evaluation
 from alerter.rule import QuietWindow, Rule
 
@@ -57,7 +58,7 @@ def owner_zone(rule: Rule, evaluation: Evaluation) -> ZoneInfo:
 
 def held_text(until: datetime, zone: ZoneInfo) -> str:
     """``held for quiet hours until Wed 02 Dec 09:00 EST``."""
-    return f"held for quiet hours until {until.astimezone(zone).strftime('%a %d %b %H:%M %Z')}"
+    return f"held for quiet hours until {moment_text(until, zone)}"
 
 
 def _minutes(text: str) -> int:

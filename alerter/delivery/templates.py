@@ -27,6 +27,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from alerter.clock import moment_text
 from alerter.delivery.model import Channel, DeliveryError
 from alerter.delivery.mrkdwn import Mrkdwn, escape, link
 from alerter.durations import format_timedelta
@@ -173,7 +174,7 @@ def local_text(moment: datetime | None, zone: str) -> str:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M %Z")
+    return moment_text(moment, ZoneInfo(zone))
 
 
 def _environment(directory: Path, finalize: Any, *, autoescape: Any) -> SandboxedEnvironment:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from alerter.delivery.model import Address, Kind
 from alerter.episodes import (
+    BUDGETED,
     Decision,
     EpisodeKey,
     LedgerView,
@@ -40,8 +41,6 @@ from alerter.ledger.silences import SilenceEntry
 from alerter.settings import OutboxSettings
 
 BUDGET_WINDOW = timedelta(hours=1)
-_COUNTED = (Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED)
-"""Statuses that count against a recipient's hourly budget: sent or meant to be sent alone."""
 
 
 class Ledger:
@@ -112,7 +111,7 @@ class Ledger:
                 select(NotificationRow.budget_key, func.count())
                 .where(
                     NotificationRow.decided_at > now - BUDGET_WINDOW,
-                    NotificationRow.status.in_([s.value for s in _COUNTED]),
+                    NotificationRow.status.in_([s.value for s in BUDGETED]),
                 )
                 .group_by(NotificationRow.budget_key)
             )
