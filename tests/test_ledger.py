@@ -88,6 +88,16 @@ class TestRecord:
         assert ledger.record(decision, NOW + timedelta(minutes=1)) == []
         assert ledger.view(NOW) == before
 
+    def test_view_of_some_records(self, ledger: Ledger) -> None:
+        """A wake-up's view holds only the episodes of the records it re-checks, with the
+        whole hour's budget counts."""
+        ledger.record(breach_decision("00Q000000000001", "00Q000000000002"), NOW)
+        view = ledger.view(NOW, {"mql-first-touch": ["00Q000000000002"], "other": ["x"]})
+        assert list(view.episodes) == [("mql-first-touch", "00Q000000000002")]
+        assert len(view.episodes["mql-first-touch", "00Q000000000002"].notifications) == 1
+        assert view.recent == ledger.view(NOW).recent
+        assert ledger.view(NOW, {}).episodes == {}
+
     def test_a_known_episode_is_resolved_by_key(self, ledger: Ledger) -> None:
         """A later notification names its episode by key; the ledger finds the open one."""
         ledger.record(breach_decision(), NOW)

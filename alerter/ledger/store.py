@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, and_, false, func, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -101,12 +101,16 @@ class Ledger:
         """Close every pooled connection."""
         self._engine.dispose()
 
-    def view(self, now: datetime) -> LedgerView:
-        """The past as ``decide`` needs it: open episodes with their notifications, silences
-        not yet ended, and per budget key the notifications decided in the last hour that were
-        or will be sent on their own."""
+    def view(
+        self, now: datetime, records: Mapping[str, Collection[str]] | None = None
+    ) -> LedgerView:
+        """The past as ``decide`` needs it: open episodes with their notifications (only those
+        of ``records``, rule id -> record ids, when given: a deadline wake-up re-checks a few
+        records and need not read every open episode), silences not yet ended, and per budget
+        key the notifications decided in the last hour that were or will be sent on their
+        own."""
         with transaction(self._engine, write=False) as session:
-            episodes = _open_episodes(session)
+            episodes = _open_episodes(session, records)
             recent = session.execute(
                 select(NotificationRow.budget_key, func.count())
                 .where(
@@ -227,18 +231,27 @@ class Ledger:
             return silences.remove(session, silence_id, now)
 
 
-def _open_episodes(session: Session) -> dict[tuple[str, str], OpenEpisode]:
+def _open_episodes(
+    session: Session, records: Mapping[str, Collection[str]] | None
+) -> dict[tuple[str, str], OpenEpisode]:
+    wanted: ColumnElement[bool] = EpisodeRow.closed_at.is_(None)
+    if records is not None:
+        wanted = and_(
+            wanted,
+            or_(
+                false(),
+                *(
+                    and_(EpisodeRow.rule_id == rule, EpisodeRow.record_id.in_(list(ids)))
+                    for rule, ids in records.items()
+                ),
+            ),
+        )
     rows = session.scalars(
-        select(EpisodeRow)
-        .where(EpisodeRow.closed_at.is_(None))
-        .order_by(EpisodeRow.clock_start, EpisodeRow.id)
+        select(EpisodeRow).where(wanted).order_by(EpisodeRow.clock_start, EpisodeRow.id)
     ).all()
     past: defaultdict[int, list[PastNotification]] = defaultdict(list)
     notes = session.scalars(
-        select(NotificationRow)
-        .join(EpisodeRow)
-        .where(EpisodeRow.closed_at.is_(None))
-        .order_by(NotificationRow.id)
+        select(NotificationRow).join(EpisodeRow).where(wanted).order_by(NotificationRow.id)
     )
     for n in notes:
         assert n.episode_id is not None

@@ -98,7 +98,7 @@ def poll(
     the ledger's raise."""
     report = PollReport()
     chosen = [rule for rule in rules if ids is None or ids.get(rule.id)]
-    view = parts.ledger.view(now)
+    view = parts.ledger.view(now, ids)
     kept: list[Evaluation] = []
 
     def take(evaluation: Evaluation) -> None:
