@@ -11,7 +11,7 @@ decided before a crash goes out after the restart with no poll at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -90,12 +90,14 @@ def poll(
     *,
     horizon: datetime | None = None,
     ids: Mapping[str, Sequence[str]] | None = None,
+    shown: Mapping[str, Iterable[str]] | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> PollReport:
     """Evaluate the rules against the org (only the given record ids per rule, for a wake-up),
     decide against the ledger, and record the decision. The org's failures end up in the
     report (the rules read before the failure are still decided on; nothing unread is closed);
-    the ledger's raise."""
+    the ledger's raise. ``shown`` (rule id -> the record fields its templates show) is read
+    from the templates when not given; the service works it out once per rule load."""
     report = PollReport()
     chosen = [rule for rule in rules if ids is None or ids.get(rule.id)]
     view = parts.ledger.view(now, ids)
@@ -113,7 +115,8 @@ def poll(
         if change is not None and (horizon is None or change <= horizon):
             report.wakeups.setdefault(evaluation.rule_id, {})[evaluation.record_id] = change
 
-    shown = {rule.id: template_fields(rule, parts.templates) for rule in chosen}
+    if shown is None:
+        shown = {rule.id: template_fields(rule, parts.templates) for rule in chosen}
     # A full poll reads every rule in one pass (owners fetched once for all); a wake-up reads
     # each rule's own records.
     passes = [(chosen, [])] if ids is None else [([r], list(ids[r.id])) for r in chosen]
