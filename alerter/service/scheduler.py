@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TypeVar
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from alerter.service.app import Service, Wakeups
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 SEND_EVERY = timedelta(seconds=10)
 """How often the outbox is drained between polls: retries after a back-off and messages held
@@ -186,7 +188,7 @@ class Scheduler:
         scheduler.add_job(self._wake, "date", run_date=earliest, id="wake", replace_existing=True)
         log.debug("wakeup.scheduled", at=earliest.isoformat())
 
-    def _guarded(self, job: str, run: Any) -> Any:
+    def _guarded(self, job: str, run: Callable[[], T]) -> T | None:
         """Run a job so that nothing it raises stops the scheduler: log it and go on."""
         if self.service.stopping.is_set():
             return None
