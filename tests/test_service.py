@@ -153,6 +153,25 @@ class TestOutage:
         assert again.send.sent == again.poll.decided == 1  # the queue lead due at 16:05
 
 
+class TestRateLimits:
+    def test_a_429_storm_delays_but_loses_nothing(
+        self, service: Service, sandbox: Sandbox, clock: Clock
+    ) -> None:
+        """Three 429s in a row outlast the SDK's two waits for one message: it goes back to the
+        queue, every 429 is counted, and the next drain after its back-off delivers it."""
+        sandbox.slack.rate_limit(method="chat.postMessage", count=3, retry_after=0)
+        first = cycle_at(service, clock, DEMO_AT)
+        assert first.send.rate_limited == 3
+        assert first.send.retrying == 1
+        assert first.send.sent == first.poll.decided - 1
+        clock.now = DEMO_AT + timedelta(minutes=1)  # past the back-off (at most 30 s)
+        later = service.send()
+        assert (later.sent, later.retrying, later.failed) == (1, 0, 0)
+        history = service.parts.ledger.history()
+        assert {h.status for h in history} == {"sent"}
+        assert len(sandbox.slack.messages) + len(sandbox.smtp.messages) == len(history)
+
+
 class TestRulePoll:
     def test_polling_one_rule_leaves_the_others_alone(
         self, service: Service, sandbox: Sandbox, clock: Clock

@@ -270,15 +270,21 @@ class TestRetries:
         """A 429 is waited out for its Retry-After, and the message is then posted once."""
         fake.rate_limit(method="chat.postMessage", count=1, retry_after=1)
         started = time.monotonic()
-        notifier(fake, rate_limit_retries=2).send(SlackMessage("C0SLA", "hi"))
+        sender = notifier(fake, rate_limit_retries=2)
+        sender.send(SlackMessage("C0SLA", "hi"))
         assert time.monotonic() - started >= 1.0
         assert (fake.calls("chat.postMessage"), len(fake.messages)) == (2, 1)
+        assert sender.rate_limited == 1
 
     def test_more_429s_than_retries_is_retryable(self, fake: SlackFake) -> None:
         """A rate limit that outlasts the retries (none here, to spare the SDK's jitter) is a
         retryable ratelimited error."""
         fake.rate_limit(method="chat.postMessage", count=1, retry_after=30)
-        error = refused(fake, SlackMessage("C0SLA", "hi"), rate_limit_retries=0)
+        sender = notifier(fake, rate_limit_retries=0)
+        with pytest.raises(DeliveryError) as caught:
+            sender.send(SlackMessage("C0SLA", "hi"))
+        error = caught.value
+        assert sender.rate_limited == 1
         assert (error.code, error.retryable) == ("ratelimited", True)
         assert "(HTTP 429, Retry-After 30 s)" in str(error)
         assert (fake.calls("chat.postMessage"), fake.messages) == (1, [])

@@ -43,7 +43,13 @@ import structlog
 import yaml
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import RetryHandler, RetryIntervalCalculator
+from slack_sdk.http_retry import (
+    HttpRequest,
+    HttpResponse,
+    RetryHandler,
+    RetryIntervalCalculator,
+    RetryState,
+)
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -121,8 +127,9 @@ class SlackNotifier:
         token = settings.token.get_secret_value().strip() if settings.token else ""
         if not token:
             raise ConfigurationError("Slack needs a bot token: set ALERTER_SLACK__TOKEN")
+        self._rate_limits = _CountingRateLimitHandler(max_retry_count=rate_limit_retries)
         handlers: list[RetryHandler] = [
-            RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+            self._rate_limits,
             ServerErrorRetryHandler(server_error_retries, retry_interval),
             ConnectionErrorRetryHandler(connection_error_retries, retry_interval),
         ]
@@ -137,6 +144,11 @@ class SlackNotifier:
         self._user_map: dict[str, str] | None = None
         self._cache: dict[str, tuple[str | None, float]] = {}  # email -> (user id, looked up at)
         self._lock = threading.Lock()
+
+    @property
+    def rate_limited(self) -> int:
+        """How many answers were HTTP 429 so far, waited out or not (for the metrics)."""
+        return self._rate_limits.seen
 
     def send(self, message: SlackMessage) -> Delivered:
         """Post ``message`` to its target (a user id, for the bot's DM with that user; a channel
@@ -200,6 +212,25 @@ class SlackNotifier:
             if self._user_map is None:
                 self._user_map = load_user_map(self._map_file) if self._map_file else {}
             return self._user_map
+
+
+class _CountingRateLimitHandler(RateLimitErrorRetryHandler):
+    """The SDK's 429 handler (wait out ``Retry-After``), counting every 429 it is shown, also
+    past its retries: the handler is asked about each 429 before any other."""
+
+    seen = 0
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code == 429:
+            self.seen += 1
+        return super().can_retry(state=state, request=request, response=response, error=error)
 
 
 def load_user_map(path: Path) -> dict[str, str]:

@@ -21,11 +21,11 @@ from alerter.decide import decide
 from alerter.delivery.deliver import Notifiers, Outcome, Outgoing, deliver
 from alerter.delivery.model import Address, DeliveryError, Message
 from alerter.delivery.people import people_of, with_people
-from alerter.delivery.recipients import Directory, addresses, owner_of
+from alerter.delivery.recipients import Directory, addresses
 from alerter.delivery.render import render
 from alerter.delivery.templates import Templates
 from alerter.delivery.uses import template_fields
-from alerter.episodes import Coverage, Decision
+from alerter.episodes import Coverage, Decision, Status
 from alerter.evaluate import Evaluation, State
 from alerter.ledger.outbox import OutboxItem
 from alerter.ledger.store import Ledger
@@ -192,10 +192,12 @@ def send_due(
     batches: at shutdown the batch in hand finishes and the outbox keeps the rest."""
     report = SendReport()
     zones = {rule.id: rule.calendar.zone.key for rule in rules}
+    slack = parts.notifiers.slack
+    limited = slack.rate_limited if slack else 0
     while not stop():
         batch = parts.ledger.claim(now, worker=worker, limit=limit)
         if not batch:
-            return report
+            break
         outgoing: list[tuple[OutboxItem, Outgoing]] = []
         for item in batch:
             try:
@@ -208,7 +210,8 @@ def send_due(
         for (item, _), outcome in zip(outgoing, outcomes, strict=True):
             _mark(parts, item, outcome, now, report)
         if len(batch) < limit:
-            return report
+            break
+    report.rate_limited = (slack.rate_limited if slack else 0) - limited
     return report
 
 
@@ -232,15 +235,13 @@ def _renderer(parts: Parts, now: datetime) -> Callable[[Outgoing, Address], Mess
     instance = parts.source.instance_url
 
     def render_one(item: Outgoing, address: Address) -> Message:
-        evaluation = item.notification.evaluation
-        owner = owner_of(evaluation, people_of(evaluation))
+        # The owner is read from the chain the evaluation carries (``people.with_people``).
         return render(
             item.notification,
             address,
             templates=parts.templates,
             instance_url=instance,
             now=now,
-            owner=owner,
             items=item.items,
         )
 
@@ -271,15 +272,14 @@ def _mark(
             now=now,
             tried=outcome.tried,
         )
-        if result.code == "ratelimited":
-            report.rate_limited += 1
-        if status is not None and status.value == "queued":
+        if status is Status.QUEUED:
             report.retrying += 1
+            final = "retrying"
             log.warning("notification.retrying", error=str(result), **fields)
         else:
             report.failed += 1
+            final = "failed"
             log.error("notification.failed", error=str(result), code=result.code, **fields)
-        final = "failed" if status is None or status.value != "queued" else "retrying"
     else:
         detail = result.detail
         if outcome.fell_back:
