@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from alerter import __version__
+from alerter.arguments import moment
 from alerter.delivery.render import check_templates
 from alerter.demo import DEMO_AT, demo_snapshot_path
 from alerter.demo.delivery import deliver_demo, render_arrivals
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a snapshot file (JSON, Salesforce REST shape); default: the "
         "live org from settings, read-only",
     )
-    preview.add_argument("--at", type=_moment, help="evaluate at this ISO time (default: now)")
+    preview.add_argument("--at", type=moment, help="evaluate at this ISO time (default: now)")
     preview.set_defaults(handler=_preview)
 
     demo = commands.add_parser(
@@ -115,18 +116,6 @@ def _preview_arguments(parser: argparse.ArgumentParser) -> None:
         help="show only records in this state (repeatable)",
     )
     parser.add_argument("--explain", action="store_true", help="add the evidence column")
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no time zone: write e.g. 2026-12-01T16:00-05:00 or 2026-12-01T21:00Z"
-        )
-    return moment
 
 
 def _load(paths: Sequence[Path], settings: Settings) -> RuleSet:

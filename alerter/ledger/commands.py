@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from alerter.arguments import moment
 from alerter.durations import parse_duration
 from alerter.errors import UsageError
 from alerter.ledger.engine import LedgerUnavailable
@@ -45,7 +46,7 @@ def register(commands: Any) -> None:
     add.add_argument("--owner", help="an owner's User Id")
     until = add.add_mutually_exclusive_group(required=True)
     until.add_argument("--for", dest="duration", type=_duration, help="how long: 2h, 1d, 90m")
-    until.add_argument("--until", type=_moment, help="until this ISO time (with a zone)")
+    until.add_argument("--until", type=moment, help="until this ISO time (with a zone)")
     add.add_argument("--reason", required=True, help="why (shown in history and lists)")
     add.add_argument("--by", help="who set it (default: your login name)")
     add.set_defaults(handler=_silence_add)
@@ -74,16 +75,6 @@ def _duration(text: str) -> timedelta:
     if duration.business or duration.amount <= timedelta(0):
         raise argparse.ArgumentTypeError(f"{text!r}: give a positive wall-clock time: 2h, 1d")
     return duration.amount
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone: write e.g. 2026-12-01T17:00Z")
-    return moment
 
 
 def _open(settings: Settings) -> Ledger:
