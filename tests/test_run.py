@@ -162,6 +162,21 @@ class TestOnce:
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("alerter run: cannot use the ledger at postgresql")
 
+    def test_broken_user_map_is_a_configuration_error(
+        self,
+        sandbox: Sandbox,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """A Slack user map that does not parse stops the start with its path, exit 2."""
+        configure(monkeypatch, sandbox, tmp_path)
+        users = tmp_path / "users.yaml"
+        users.write_text("rita@example.com: [not, an, id]\n", encoding="utf-8")
+        monkeypatch.setenv("ALERTER_SLACK__USER_MAP_FILE", str(users))
+        assert main(["run", "--once"]) == 2
+        assert f"{users}: 'rita@example.com' maps to" in capsys.readouterr().err
+
     def test_missing_credentials_is_a_configuration_error(
         self,
         sandbox: Sandbox,

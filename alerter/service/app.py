@@ -21,7 +21,7 @@ import structlog
 from alerter.delivery.deliver import Notifiers
 from alerter.delivery.email import EmailNotifier
 from alerter.delivery.render import check_templates
-from alerter.delivery.slack import SlackNotifier
+from alerter.delivery.slack import SlackNotifier, load_user_map
 from alerter.delivery.templates import Templates
 from alerter.delivery.uses import template_fields
 from alerter.errors import ConfigurationError, SourceError, one_line
@@ -96,6 +96,8 @@ class Service:
             raise ConfigurationError(
                 "no way to deliver: set ALERTER_SLACK__TOKEN or ALERTER_SMTP__HOST"
             )
+        if notifiers.slack is not None and settings.slack.user_map_file is not None:
+            load_user_map(settings.slack.user_map_file)  # a broken map stops the start, not a send
         try:
             ledger = Ledger.connect(settings.state_url, outbox=settings.outbox)
         except LedgerUnavailable as exc:
